@@ -1,0 +1,220 @@
+//! The network of snnTorch Tutorial 5: Linear -> Leaky -> Linear -> Leaky,
+//! unrolled over time.
+
+use autodiff::{Float, Tape, Tensor, Var};
+use rand::Rng;
+
+use crate::leaky::{Leaky, LeakyVars, ShapeError};
+use crate::linear::{Linear, LinearVars};
+
+/// The shape of the network and its neurons. The defaults are Tutorial 5's.
+#[derive(Clone, Debug, PartialEq)]
+pub struct NetConfig {
+    /// Pixels per image. Default 784 (28 x 28).
+    pub num_inputs: usize,
+    /// Hidden neurons. Default 1000.
+    pub num_hidden: usize,
+    /// Output neurons, one per class. Default 10.
+    pub num_outputs: usize,
+    /// Time steps per sample. Default 25.
+    pub num_steps: usize,
+    /// Membrane decay of both layers. Default 0.95.
+    pub beta: f64,
+}
+
+impl Default for NetConfig {
+    fn default() -> Self {
+        Self { num_inputs: 784, num_hidden: 1000, num_outputs: 10, num_steps: 25, beta: 0.95 }
+    }
+}
+
+/// Tutorial 5's network. The second layer takes the hidden layer's spikes.
+#[derive(Clone, Debug)]
+pub struct Net<F> {
+    pub fc1: Linear<F>,
+    pub lif1: Leaky<F>,
+    pub fc2: Linear<F>,
+    pub lif2: Leaky<F>,
+    pub num_steps: usize,
+}
+
+/// The network's parameters registered on one tape.
+pub struct NetVars<'t, F: Float> {
+    pub fc1: LinearVars<'t, F>,
+    pub lif1: LeakyVars<'t, F>,
+    pub fc2: LinearVars<'t, F>,
+    pub lif2: LeakyVars<'t, F>,
+}
+
+/// What one step of the unrolled network computed, on the tape.
+pub struct StepRecord<'t, F: Float> {
+    pub cur1: Var<'t, F>,
+    pub spk1: Var<'t, F>,
+    pub mem1: Var<'t, F>,
+    pub cur2: Var<'t, F>,
+    pub spk2: Var<'t, F>,
+    pub mem2: Var<'t, F>,
+}
+
+/// The result of a forward pass without a tape.
+#[derive(Clone, Debug)]
+pub struct Inference<F> {
+    /// Output spikes summed over the steps, `[batch, outputs]`.
+    pub spike_counts: Tensor<F>,
+    /// Output membrane summed over the steps, `[batch, outputs]`.
+    pub membrane_sum: Tensor<F>,
+    /// Output membrane of every step, `num_steps` tensors `[batch, outputs]`.
+    pub mem2: Vec<Tensor<F>>,
+}
+
+impl<F: Float> Net<F> {
+    /// A network with PyTorch's default initialisation and the fixed beta
+    /// of `config` in both layers.
+    pub fn new(config: &NetConfig, rng: &mut impl Rng) -> Self {
+        Self {
+            fc1: Linear::new(config.num_inputs, config.num_hidden, rng),
+            lif1: Leaky::new(config.beta),
+            fc2: Linear::new(config.num_hidden, config.num_outputs, rng),
+            lif2: Leaky::new(config.beta),
+            num_steps: config.num_steps,
+        }
+    }
+
+    /// Checks that the layers fit together and each Leaky's parameters fit
+    /// its layer.
+    pub fn check(&self) -> Result<(), ShapeError> {
+        assert_eq!(
+            self.fc1.outputs(),
+            self.fc2.inputs(),
+            "Net: fc1 has {} outputs but fc2 takes {} inputs",
+            self.fc1.outputs(),
+            self.fc2.inputs()
+        );
+        self.lif1.check(self.fc1.outputs())?;
+        self.lif2.check(self.fc2.outputs())
+    }
+
+    /// The trained parameters in a fixed order with PyTorch's names:
+    /// `fc1.weight`, `fc1.bias`, `fc2.weight`, `fc2.bias`, then each
+    /// learnable beta and threshold.
+    pub fn parameters(&self) -> Vec<(String, &Tensor<F>)> {
+        let mut out = vec![
+            ("fc1.weight".to_string(), &self.fc1.weight),
+            ("fc1.bias".to_string(), &self.fc1.bias),
+            ("fc2.weight".to_string(), &self.fc2.weight),
+            ("fc2.bias".to_string(), &self.fc2.bias),
+        ];
+        for (name, lif) in [("lif1", &self.lif1), ("lif2", &self.lif2)] {
+            if lif.learn_beta {
+                out.push((format!("{name}.beta"), &lif.beta));
+            }
+        }
+        for (name, lif) in [("lif1", &self.lif1), ("lif2", &self.lif2)] {
+            if lif.learn_threshold {
+                out.push((format!("{name}.threshold"), &lif.threshold));
+            }
+        }
+        out
+    }
+
+    /// The same parameters as [`Net::parameters`], in the same order, for
+    /// the optimizer to update.
+    pub fn parameters_mut(&mut self) -> Vec<&mut Tensor<F>> {
+        let mut out = vec![&mut self.fc1.weight, &mut self.fc1.bias, &mut self.fc2.weight, &mut self.fc2.bias];
+        if self.lif1.learn_beta {
+            out.push(&mut self.lif1.beta);
+        }
+        if self.lif2.learn_beta {
+            out.push(&mut self.lif2.beta);
+        }
+        if self.lif1.learn_threshold {
+            out.push(&mut self.lif1.threshold);
+        }
+        if self.lif2.learn_threshold {
+            out.push(&mut self.lif2.threshold);
+        }
+        out
+    }
+
+    /// Registers every parameter on `tape`.
+    pub fn register<'t>(&self, tape: &'t Tape<F>) -> NetVars<'t, F> {
+        NetVars {
+            fc1: self.fc1.register(tape),
+            lif1: self.lif1.register(tape),
+            fc2: self.fc2.register(tape),
+            lif2: self.lif2.register(tape),
+        }
+    }
+
+    /// The leaves of `vars` in the order of [`Net::parameters`].
+    pub fn parameter_vars<'t>(&self, vars: &NetVars<'t, F>) -> Vec<Var<'t, F>> {
+        let mut out = vec![vars.fc1.weight, vars.fc1.bias, vars.fc2.weight, vars.fc2.bias];
+        if self.lif1.learn_beta {
+            out.push(vars.lif1.beta);
+        }
+        if self.lif2.learn_beta {
+            out.push(vars.lif2.beta);
+        }
+        if self.lif1.learn_threshold {
+            out.push(vars.lif1.threshold);
+        }
+        if self.lif2.learn_threshold {
+            out.push(vars.lif2.threshold);
+        }
+        out
+    }
+
+    /// Runs the network over `num_steps` on the tape, the static input
+    /// `x: [batch, inputs]` fed at every step.
+    ///
+    /// `fc1(x)` is the same at every step, so it is computed once and used
+    /// 25 times; backward then sums its gradient over the 25 uses, which
+    /// gives exactly the gradient of recomputing it at each step.
+    pub fn forward<'t>(&self, vars: &NetVars<'t, F>, x: Var<'t, F>) -> Vec<StepRecord<'t, F>> {
+        let tape = x.tape();
+        let batch = x.shape()[0];
+        let cur1 = Linear::forward(&vars.fc1, x);
+        let mut mem1 = Leaky::init_leaky(tape, batch, self.fc1.outputs());
+        let mut mem2 = Leaky::init_leaky(tape, batch, self.fc2.outputs());
+
+        let mut records = Vec::with_capacity(self.num_steps);
+        for _ in 0..self.num_steps {
+            let (spk1, next1) = self.lif1.step(&vars.lif1, cur1, mem1);
+            mem1 = next1;
+            let cur2 = Linear::forward(&vars.fc2, spk1);
+            let (spk2, next2) = self.lif2.step(&vars.lif2, cur2, mem2);
+            mem2 = next2;
+            records.push(StepRecord { cur1, spk1, mem1, cur2, spk2, mem2 });
+        }
+        records
+    }
+
+    /// Runs the network without a tape, with the same rules as
+    /// [`Net::forward`].
+    pub fn infer(&self, x: &Tensor<F>) -> Inference<F> {
+        self.infer_with(x, |_, _| {})
+    }
+
+    /// Like [`Net::infer`], and calls `observe(spk1, mem2)` after every
+    /// step, for figures of the hidden spikes and output membranes.
+    pub fn infer_with(&self, x: &Tensor<F>, mut observe: impl FnMut(&Tensor<F>, &Tensor<F>)) -> Inference<F> {
+        let (batch, _) = x.dims2("Net::infer");
+        let cur1 = self.fc1.infer(x);
+        let mut mem1 = Tensor::zeros(&[batch, self.fc1.outputs()]);
+        let mut mem2 = Tensor::zeros(&[batch, self.fc2.outputs()]);
+        let mut spike_counts = Tensor::zeros(&[batch, self.fc2.outputs()]);
+        let mut membrane_sum = Tensor::zeros(&[batch, self.fc2.outputs()]);
+        let mut mem2_steps = Vec::with_capacity(self.num_steps);
+
+        for _ in 0..self.num_steps {
+            let spk1 = self.lif1.infer_step(&cur1, &mut mem1);
+            let cur2 = self.fc2.infer(&spk1);
+            let spk2 = self.lif2.infer_step(&cur2, &mut mem2);
+            spike_counts.add_assign(&spk2);
+            membrane_sum.add_assign(&mem2);
+            observe(&spk1, &mem2);
+            mem2_steps.push(mem2.clone());
+        }
+        Inference { spike_counts, membrane_sum, mem2: mem2_steps }
+    }
+}

@@ -1,0 +1,107 @@
+//! One training step (forward, loss, backward, Adam) and one evaluation
+//! step, shared by the program, the tests and the benches.
+
+use std::fmt;
+
+use autodiff::{Float, LabelError, Tape, Tensor, ops::softmax::check_labels};
+
+use crate::loss::{membrane_cross_entropy, membrane_cross_entropy_value};
+use crate::{Adam, Net};
+
+/// What a training or evaluation step measured on its batch.
+#[derive(Clone, Debug)]
+pub struct StepOutput<F> {
+    /// The summed cross-entropy loss, before the update.
+    pub loss: F,
+    /// Output spikes summed over the steps, `[batch, outputs]`.
+    pub spike_counts: Tensor<F>,
+    /// Output membrane summed over the steps, `[batch, outputs]`.
+    pub membrane_sum: Tensor<F>,
+}
+
+/// Why a training step did not update the parameters.
+#[derive(Clone, Debug, PartialEq)]
+pub enum TrainError {
+    Label(LabelError),
+    /// The loss was NaN or infinite; the parameters were left unchanged.
+    NonFiniteLoss { loss: f64 },
+}
+
+impl fmt::Display for TrainError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Label(err) => err.fmt(f),
+            Self::NonFiniteLoss { loss } => write!(
+                f,
+                "the loss is {loss}, so the parameters were not updated; lower the learning rate (--lr) \
+                 or check the input data for invalid values"
+            ),
+        }
+    }
+}
+
+impl std::error::Error for TrainError {}
+
+impl From<LabelError> for TrainError {
+    fn from(err: LabelError) -> Self {
+        Self::Label(err)
+    }
+}
+
+/// Trains `net` on one batch: a fresh tape, the forward pass over all time
+/// steps, the summed membrane cross-entropy, backward, and one Adam step.
+///
+/// `images` is `[batch, inputs]`; the images need no gradient, so none is
+/// computed for them.
+///
+/// # Errors
+/// A label that is not a valid class, or a non-finite loss. The parameters
+/// are unchanged in both cases.
+pub fn train_step<F: Float>(net: &mut Net<F>, adam: &mut Adam<F>, images: Tensor<F>, labels: &[usize]) -> Result<StepOutput<F>, TrainError> {
+    let tape = Tape::new();
+    let vars = net.register(&tape);
+    let records = net.forward(&vars, tape.constant(images));
+
+    let mem2: Vec<_> = records.iter().map(|r| r.mem2).collect();
+    let loss = membrane_cross_entropy(&mem2, labels)?;
+    let loss_value = loss.item();
+    if !loss_value.is_finite() {
+        return Err(TrainError::NonFiniteLoss { loss: loss_value.to_f64() });
+    }
+
+    let grads = loss.backward();
+    let param_grads: Vec<Tensor<F>> = net.parameter_vars(&vars).into_iter().map(|v| grads.get_or_zeros(v)).collect();
+    let (spike_counts, membrane_sum) = summed_outputs(&records);
+    drop(records);
+
+    adam.step(net.parameters_mut(), &param_grads);
+    Ok(StepOutput { loss: loss_value, spike_counts, membrane_sum })
+}
+
+/// Output spikes and membranes of each recorded step, summed over time.
+fn summed_outputs<F: Float>(records: &[crate::net::StepRecord<'_, F>]) -> (Tensor<F>, Tensor<F>) {
+    let shape = records[0].spk2.shape();
+    let mut spike_counts = Tensor::zeros(&shape);
+    let mut membrane_sum = Tensor::zeros(&shape);
+    for record in records {
+        spike_counts.add_assign(&record.spk2.value());
+        membrane_sum.add_assign(&record.mem2.value());
+    }
+    (spike_counts, membrane_sum)
+}
+
+/// Evaluates `net` on one batch without a tape: the same loss as training,
+/// and the summed outputs for both accuracy rules.
+///
+/// # Errors
+/// A label that is not a valid class.
+pub fn eval_step<F: Float>(net: &Net<F>, images: &Tensor<F>, labels: &[usize]) -> Result<StepOutput<F>, LabelError> {
+    let (batch, _) = images.dims2("eval_step");
+    check_labels(labels, batch, net.fc2.outputs())?;
+    let out = net.infer(images);
+    Ok(StepOutput {
+        loss: membrane_cross_entropy_value(&out.mem2, labels),
+        spike_counts: out.spike_counts,
+        membrane_sum: out.membrane_sum,
+    })
+}
