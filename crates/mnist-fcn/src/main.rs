@@ -1,0 +1,269 @@
+//! `cargo run --release -p mnist-fcn`: trains snnTorch Tutorial 5's network
+//! and reports as the tutorial does. The work happens in the library; this
+//! file reads the command line and prints.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use clap::Parser;
+use mnist_fcn::data::{self, Dataset, MnistData};
+use mnist_fcn::output::{Metrics, load_weights, save_weights};
+use mnist_fcn::training::{self, Evaluation, Progress, TrainConfig, TrainOutcome};
+use rand::SeedableRng;
+use rand::rngs::StdRng;
+use snn::Net;
+
+/// Train the fully connected spiking network of snnTorch Tutorial 5
+/// (784-1000-10, two Leaky layers, 25 time steps, BPTT) on MNIST.
+#[derive(Parser, Debug)]
+#[command(version, about, long_about = None)]
+struct Args {
+    /// Dataset to train on; it selects the folder data/<dataset>/ and the files to look for.
+    #[arg(long, value_enum, default_value_t = Dataset::Mnist)]
+    dataset: Dataset,
+
+    /// Folder holding the four IDX files (train-images-idx3-ubyte, train-labels-idx1-ubyte,
+    /// t10k-images-idx3-ubyte, t10k-labels-idx1-ubyte), gzip-compressed or raw.
+    /// Default: data/<dataset>/, then for fashion /usr/share/datasets/fashion-mnist.
+    #[arg(long, value_name = "DIR")]
+    data_dir: Option<PathBuf>,
+
+    /// Passes over the training set.
+    #[arg(long, default_value_t = 1)]
+    epochs: usize,
+
+    /// Images per batch (the last partial training batch is dropped).
+    #[arg(long, default_value_t = 128)]
+    batch_size: usize,
+
+    /// Time steps per image; the static image is fed at every step.
+    #[arg(long, default_value_t = 25)]
+    num_steps: usize,
+
+    /// Membrane decay per time step of both Leaky layers, in [0, 1].
+    #[arg(long, default_value_t = 0.95)]
+    beta: f64,
+
+    /// Adam learning rate.
+    #[arg(long, default_value_t = 5e-4)]
+    lr: f64,
+
+    /// Neurons in the hidden layer.
+    #[arg(long, default_value_t = 1000)]
+    hidden: usize,
+
+    /// Seed of the initial weights, the shuffling and the test minibatches.
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+
+    /// Folder for metrics.json and weights.safetensors.
+    /// Default: runs/<dataset>-seed<seed>-<UTC time>/.
+    #[arg(long, value_name = "DIR")]
+    out_dir: Option<PathBuf>,
+
+    /// Write the metrics JSON here instead of <out-dir>/metrics.json.
+    #[arg(long, value_name = "PATH")]
+    metrics_json: Option<PathBuf>,
+
+    /// Write the trained weights (safetensors) here instead of <out-dir>/weights.safetensors.
+    #[arg(long, value_name = "PATH")]
+    save: Option<PathBuf>,
+
+    /// Start from these weights (safetensors with PyTorch's names) instead of a random initialisation.
+    #[arg(long, value_name = "PATH")]
+    load: Option<PathBuf>,
+
+    /// Only evaluate the weights given with --load on the test set; no training.
+    #[arg(long, requires = "load")]
+    eval_only: bool,
+
+    /// Print a progress report every this many iterations.
+    #[arg(long, default_value_t = 50, value_name = "N")]
+    report_every: usize,
+
+    /// Print only the final result.
+    #[arg(long, short)]
+    quiet: bool,
+}
+
+impl Args {
+    fn train_config(&self) -> TrainConfig {
+        TrainConfig {
+            epochs: self.epochs,
+            batch_size: self.batch_size,
+            num_steps: self.num_steps,
+            beta: self.beta,
+            lr: self.lr,
+            hidden: self.hidden,
+            seed: self.seed,
+            report_every: self.report_every.max(1),
+        }
+    }
+
+    fn out_dir(&self) -> PathBuf {
+        self.out_dir
+            .clone()
+            .unwrap_or_else(|| PathBuf::from("runs").join(format!("{}-seed{}-{}", self.dataset, self.seed, utc_timestamp())))
+    }
+}
+
+/// The current UTC time as `YYYYMMDD-HHMMSS`.
+fn utc_timestamp() -> String {
+    let secs = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
+    let (days, rest) = ((secs / 86_400) as i64, secs % 86_400);
+    // Civil date from days since 1970-01-01 (Howard Hinnant's `civil_from_days`).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!("{year:04}{month:02}{day:02}-{:02}{:02}{:02}", rest / 3600, rest % 3600 / 60, rest % 60)
+}
+
+fn print_progress(p: &Progress) {
+    println!("Epoch {}, Iteration {}", p.epoch, p.iteration);
+    println!("Train Set Loss: {:.2}", p.train_loss);
+    println!("Test Set Loss: {:.2}", p.test_loss);
+    println!("Train set accuracy for a single minibatch: {:.2}%", p.train_batch_accuracy * 100.0);
+    println!("Test set accuracy for a single minibatch: {:.2}%", p.test_batch_accuracy * 100.0);
+    println!();
+}
+
+fn print_evaluation(eval: &Evaluation) {
+    println!("Total correctly classified test set images: {}/{}", eval.correct_rate, eval.images);
+    println!("Test Set Accuracy: {:.2}%", eval.accuracy_rate() * 100.0);
+    println!(
+        "Test Set Accuracy by summed output membrane: {:.2}% ({}/{})",
+        eval.accuracy_membrane() * 100.0,
+        eval.correct_membrane,
+        eval.images
+    );
+    println!(
+        "Images with tied top spike counts: {}, with no output spike: {}",
+        eval.spike_count_ties, eval.silent
+    );
+}
+
+fn load_data(args: &Args) -> Result<MnistData, String> {
+    let cwd = std::env::current_dir().map_err(|e| format!("cannot read the current folder: {e}"))?;
+    let dir = data::locate(args.dataset, args.data_dir.as_deref(), &cwd).map_err(|e| e.to_string())?;
+    data::load_dir(&dir).map_err(|e| e.to_string())
+}
+
+fn metrics(args: &Args, data: &MnistData, outcome: Option<&TrainOutcome>, eval: &Evaluation) -> Metrics {
+    let config = args.train_config();
+    Metrics {
+        dataset: args.dataset.to_string(),
+        data_dir: data.dir.display().to_string(),
+        epochs: config.epochs,
+        batch_size: config.batch_size,
+        num_steps: config.num_steps,
+        beta: config.beta,
+        lr: config.lr,
+        hidden: config.hidden,
+        seed: config.seed,
+        train_images: data.train.labels.len(),
+        iterations: outcome.map_or(0, |o| o.train_loss.len()),
+        interrupted: outcome.is_some_and(|o| o.interrupted),
+        train_seconds: outcome.map_or(0.0, |o| o.train_seconds),
+        test_images: eval.images,
+        test_accuracy: eval.accuracy_rate(),
+        test_accuracy_membrane: eval.accuracy_membrane(),
+        test_correct: eval.correct_rate,
+        test_correct_membrane: eval.correct_membrane,
+        test_spike_count_ties: eval.spike_count_ties,
+        test_silent: eval.silent,
+        eval_seconds: eval.seconds,
+        train_loss: outcome.map_or_else(Vec::new, |o| o.train_loss.clone()),
+        test_loss: outcome.map_or_else(Vec::new, |o| o.test_loss.clone()),
+    }
+}
+
+fn write_outputs(args: &Args, metrics: &Metrics, net: Option<&Net<f32>>) -> Result<(), String> {
+    let out_dir = args.out_dir();
+    let metrics_path = args.metrics_json.clone().unwrap_or_else(|| out_dir.join("metrics.json"));
+    metrics.write(&metrics_path).map_err(|e| e.to_string())?;
+    println!("Metrics written to {}", metrics_path.display());
+    if let Some(net) = net {
+        let weights_path = args.save.clone().unwrap_or_else(|| out_dir.join("weights.safetensors"));
+        save_weights(net, &weights_path).map_err(|e| e.to_string())?;
+        println!("Weights written to {}", weights_path.display());
+    }
+    Ok(())
+}
+
+fn load_net(args: &Args, path: &Path) -> Result<Net<f32>, String> {
+    let config = args.train_config();
+    let mut net = Net::new(&config.net_config(), &mut StdRng::seed_from_u64(config.seed));
+    load_weights(&mut net, path).map_err(|e| e.to_string())?;
+    Ok(net)
+}
+
+fn run(args: &Args, stop: &AtomicBool) -> Result<ExitCode, String> {
+    let config = args.train_config();
+    config.validate().map_err(|e| e.to_string())?;
+    let data = load_data(args)?;
+    if !args.quiet {
+        println!(
+            "{} from {}: {} training and {} test images",
+            args.dataset.title(),
+            data.dir.display(),
+            data.train.labels.len(),
+            data.test.labels.len()
+        );
+    }
+
+    if args.eval_only {
+        let path = args.load.as_deref().expect("clap requires --load with --eval-only");
+        let net = load_net(args, path)?;
+        let eval = training::evaluate(&net, &data.test, config.batch_size);
+        print_evaluation(&eval);
+        write_outputs(args, &metrics(args, &data, None, &eval), None)?;
+        return Ok(ExitCode::SUCCESS);
+    }
+
+    let initial = args.load.as_deref().map(|path| load_net(args, path)).transpose()?;
+    let quiet = args.quiet;
+    let outcome = training::train(&config, &data, initial, stop, |p| {
+        if !quiet {
+            print_progress(p);
+        }
+    })
+    .map_err(|e| e.to_string())?;
+
+    let eval = training::evaluate(&outcome.net, &data.test, config.batch_size);
+    print_evaluation(&eval);
+    println!("Training time: {:.2} s for {} iterations", outcome.train_seconds, outcome.train_loss.len());
+    write_outputs(args, &metrics(args, &data, Some(&outcome), &eval), Some(&outcome.net))?;
+
+    if outcome.interrupted {
+        eprintln!(
+            "interrupted: training stopped after iteration {}; the metrics and weights above are from that point",
+            outcome.train_loss.len()
+        );
+        return Ok(ExitCode::from(130));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    let stop = Arc::new(AtomicBool::new(false));
+    let handler_flag = Arc::clone(&stop);
+    if let Err(e) = ctrlc::set_handler(move || handler_flag.store(true, Ordering::Relaxed)) {
+        eprintln!("warning: Ctrl-C will end the program at once, without saving: {e}");
+    }
+    match run(&args, &stop) {
+        Ok(code) => code,
+        Err(message) => {
+            eprintln!("error: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}

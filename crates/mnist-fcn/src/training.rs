@@ -1,0 +1,280 @@
+//! The training loop of Tutorial 5 and the evaluation over a whole test set.
+
+use std::fmt;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Instant;
+
+use rand::SeedableRng;
+use rand::rngs::StdRng;
+use snn::loss::{count_correct, membrane_predictions, rate_predictions};
+use snn::{Adam, Net, NetConfig, TrainError, eval_step, train_step};
+
+use crate::batch::{epoch_order, gather, random_batch};
+use crate::data::{MnistData, Split};
+
+/// The settings of a training run. The defaults are Tutorial 5's.
+#[derive(Clone, Debug, PartialEq)]
+pub struct TrainConfig {
+    /// Passes over the training set. Default 1.
+    pub epochs: usize,
+    /// Images per batch. Default 128.
+    pub batch_size: usize,
+    /// Time steps per image. Default 25.
+    pub num_steps: usize,
+    /// Membrane decay of both layers. Default 0.95.
+    pub beta: f64,
+    /// Adam's learning rate. Default 5e-4.
+    pub lr: f64,
+    /// Hidden neurons. Default 1000.
+    pub hidden: usize,
+    /// Seed of the weights, the shuffles and the test minibatches. Default 0.
+    pub seed: u64,
+    /// Print a progress line every this many iterations. Default 50.
+    pub report_every: usize,
+}
+
+impl Default for TrainConfig {
+    fn default() -> Self {
+        Self { epochs: 1, batch_size: 128, num_steps: 25, beta: 0.95, lr: 5e-4, hidden: 1000, seed: 0, report_every: 50 }
+    }
+}
+
+/// A setting outside its allowed range.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ConfigError {
+    pub option: &'static str,
+    pub value: String,
+    pub allowed: &'static str,
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "invalid value {} for {}: it must be {}", self.value, self.option, self.allowed)
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+impl TrainConfig {
+    /// Checks every setting before any work starts.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let at_least_one = [
+            ("--epochs", self.epochs),
+            ("--batch-size", self.batch_size),
+            ("--num-steps", self.num_steps),
+            ("--hidden", self.hidden),
+        ];
+        for (option, value) in at_least_one {
+            if value < 1 {
+                return Err(ConfigError { option, value: value.to_string(), allowed: "a whole number of at least 1" });
+            }
+        }
+        if !(0.0..=1.0).contains(&self.beta) {
+            return Err(ConfigError { option: "--beta", value: self.beta.to_string(), allowed: "between 0 and 1 inclusive" });
+        }
+        if !(self.lr.is_finite() && self.lr > 0.0) {
+            return Err(ConfigError { option: "--lr", value: self.lr.to_string(), allowed: "a positive, finite number" });
+        }
+        Ok(())
+    }
+
+    pub fn net_config(&self) -> NetConfig {
+        NetConfig { num_hidden: self.hidden, num_steps: self.num_steps, beta: self.beta, ..NetConfig::default() }
+    }
+}
+
+/// What the loop reports every `report_every` iterations, as the tutorial
+/// prints it.
+#[derive(Clone, Debug)]
+pub struct Progress {
+    pub epoch: usize,
+    /// Iteration within the epoch, from 0.
+    pub iteration: usize,
+    pub iterations_per_epoch: usize,
+    pub train_loss: f32,
+    pub test_loss: f32,
+    /// Rate-decoded accuracy on this iteration's training batch.
+    pub train_batch_accuracy: f64,
+    /// Rate-decoded accuracy on this iteration's test minibatch.
+    pub test_batch_accuracy: f64,
+}
+
+/// A finished or stopped training run.
+pub struct TrainOutcome {
+    pub net: Net<f32>,
+    /// Training loss of every iteration, summed over the time steps.
+    pub train_loss: Vec<f32>,
+    /// Loss on the test minibatch evaluated after every iteration.
+    pub test_loss: Vec<f32>,
+    /// Wall time of the loop, the per-iteration test minibatch included.
+    pub train_seconds: f64,
+    /// True when the stop flag ended the run early.
+    pub interrupted: bool,
+}
+
+/// Why training ended without a result.
+#[derive(Clone, Debug, PartialEq)]
+pub enum RunError {
+    /// The loss became NaN or infinite; no parameter was updated with it.
+    NonFiniteLoss { iteration: usize, loss: f64, last_finite: Option<f64> },
+    /// A label or an image count that the network cannot use.
+    Data(String),
+}
+
+impl fmt::Display for RunError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::NonFiniteLoss { iteration, loss, last_finite } => {
+                let last = last_finite.map_or("none".to_string(), |l| format!("{l:.4}"));
+                write!(
+                    f,
+                    "training stopped at iteration {iteration}: the loss became {loss} (last finite loss: {last}); \
+                     no weights were saved from the diverged parameters. Try a lower --lr"
+                )
+            }
+            Self::Data(message) => f.write_str(message),
+        }
+    }
+}
+
+impl std::error::Error for RunError {}
+
+fn accuracy(correct: usize, total: usize) -> f64 {
+    if total == 0 { 0.0 } else { correct as f64 / total as f64 }
+}
+
+/// Trains a new network on `data.train` as Tutorial 5 does: for each
+/// shuffled batch, one training step, then the loss on a random test
+/// minibatch; `on_progress` every `report_every` iterations.
+///
+/// `initial` replaces the random initialisation, for example with loaded
+/// weights. Setting `stop` ends the run after the current iteration, with
+/// `interrupted` set in the outcome.
+///
+/// # Errors
+/// A non-finite loss (the parameters stay as they were before that step),
+/// or a training set smaller than one batch.
+pub fn train(
+    config: &TrainConfig,
+    data: &MnistData,
+    initial: Option<Net<f32>>,
+    stop: &AtomicBool,
+    mut on_progress: impl FnMut(&Progress),
+) -> Result<TrainOutcome, RunError> {
+    if data.train.labels.len() < config.batch_size {
+        return Err(RunError::Data(format!(
+            "the training set has {} images, fewer than one batch of {}: lower --batch-size",
+            data.train.labels.len(),
+            config.batch_size
+        )));
+    }
+    let mut rng = StdRng::seed_from_u64(config.seed);
+    let fresh = Net::<f32>::new(&config.net_config(), &mut rng);
+    let mut net = initial.unwrap_or(fresh);
+    let mut adam = Adam::new(config.lr);
+    let (mut train_loss, mut test_loss) = (Vec::new(), Vec::new());
+    let mut interrupted = false;
+
+    let start = Instant::now();
+    'epochs: for epoch in 0..config.epochs {
+        let batches = epoch_order(data.train.labels.len(), config.batch_size, &mut rng);
+        for (iteration, indices) in batches.iter().enumerate() {
+            let batch = gather(&data.train, indices);
+            let step = match train_step(&mut net, &mut adam, batch.images, &batch.labels) {
+                Ok(step) => step,
+                Err(TrainError::NonFiniteLoss { loss }) => {
+                    return Err(RunError::NonFiniteLoss {
+                        iteration: train_loss.len(),
+                        loss,
+                        last_finite: train_loss.last().map(|&l: &f32| f64::from(l)),
+                    });
+                }
+                Err(TrainError::Label(err)) => return Err(RunError::Data(err.to_string())),
+            };
+            train_loss.push(step.loss);
+
+            let test_indices = random_batch(data.test.labels.len(), config.batch_size, &mut rng);
+            let test_batch = gather(&data.test, &test_indices);
+            let test = eval_step(&net, &test_batch.images, &test_batch.labels).map_err(|e| RunError::Data(e.to_string()))?;
+            test_loss.push(test.loss);
+
+            if iteration % config.report_every == 0 {
+                on_progress(&Progress {
+                    epoch,
+                    iteration,
+                    iterations_per_epoch: batches.len(),
+                    train_loss: step.loss,
+                    test_loss: test.loss,
+                    train_batch_accuracy: accuracy(
+                        count_correct(&rate_predictions(&step.spike_counts), &batch.labels),
+                        batch.labels.len(),
+                    ),
+                    test_batch_accuracy: accuracy(
+                        count_correct(&rate_predictions(&test.spike_counts), &test_batch.labels),
+                        test_batch.labels.len(),
+                    ),
+                });
+            }
+            if stop.load(Ordering::Relaxed) {
+                interrupted = true;
+                break 'epochs;
+            }
+        }
+    }
+    let train_seconds = start.elapsed().as_secs_f64();
+    Ok(TrainOutcome { net, train_loss, test_loss, train_seconds, interrupted })
+}
+
+/// Accuracy of a network over every image of a split.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Evaluation {
+    pub images: usize,
+    /// Correct by rate decoding (most output spikes, ties to the lowest class).
+    pub correct_rate: usize,
+    /// Correct by the largest output membrane summed over the steps.
+    pub correct_membrane: usize,
+    /// Images whose largest spike count is shared by two or more classes.
+    pub spike_count_ties: usize,
+    /// Images with no output spike at all.
+    pub silent: usize,
+    pub seconds: f64,
+}
+
+impl Evaluation {
+    pub fn accuracy_rate(&self) -> f64 {
+        accuracy(self.correct_rate, self.images)
+    }
+
+    pub fn accuracy_membrane(&self) -> f64 {
+        accuracy(self.correct_membrane, self.images)
+    }
+}
+
+/// Evaluates `net` on every image of `split`, in batches of `batch_size`
+/// (the last one may be smaller).
+pub fn evaluate(net: &Net<f32>, split: &Split, batch_size: usize) -> Evaluation {
+    let start = Instant::now();
+    let all: Vec<usize> = (0..split.labels.len()).collect();
+    let mut result =
+        Evaluation { images: all.len(), correct_rate: 0, correct_membrane: 0, spike_count_ties: 0, silent: 0, seconds: 0.0 };
+
+    for indices in all.chunks(batch_size.max(1)) {
+        let batch = gather(split, indices);
+        let out = net.infer(&batch.images);
+        result.correct_rate += count_correct(&rate_predictions(&out.spike_counts), &batch.labels);
+        result.correct_membrane += count_correct(&membrane_predictions(&out.membrane_sum), &batch.labels);
+
+        let classes = out.spike_counts.shape()[1];
+        for row in out.spike_counts.data().chunks_exact(classes) {
+            let max = row.iter().copied().fold(0.0_f32, f32::max);
+            if max == 0.0 {
+                result.silent += 1;
+            }
+            if row.iter().filter(|&&c| c == max).count() > 1 {
+                result.spike_count_ties += 1;
+            }
+        }
+    }
+    result.seconds = start.elapsed().as_secs_f64();
+    result
+}
