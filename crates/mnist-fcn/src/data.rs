@@ -14,6 +14,7 @@ use std::fmt;
 use std::io;
 use std::path::{Path, PathBuf};
 
+use crate::download::FileFailure;
 use crate::idx::{self, Images};
 
 /// Names of the four IDX files of a dataset, without the `.gz` suffix:
@@ -223,16 +224,38 @@ pub enum DataError {
 
     /// No folder that the program searches contains all four files.
     #[error(
-        "no {} data found: none of {} contains all four IDX files {} (each raw or gzip-compressed as NAME.gz); put the files in one of those folders or pass --data-dir DIR with the folder that contains them{}",
+        "no {} data found: the program needs the IDX files {} (each raw or gzip-compressed as NAME.gz) in one folder and looked in {}. Put the files in {}, or pass --data-dir DIR with the folder that contains them{}",
         .dataset.title(),
-        join_paths(.searched),
         join_names(&FILES),
+        join_paths(.searched),
+        .searched.first().map_or_else(String::new, |dir| dir.display().to_string()),
         install_hint(*.dataset)
     )]
     NotFound {
         dataset: Dataset,
         /// The folders searched, in order.
         searched: Vec<PathBuf>,
+    },
+
+    /// The folder to download into could not be created.
+    #[error(
+        "cannot create the download folder {dir}: {source}; run from a writable directory or pass --data-dir DIR with a folder that contains the files"
+    )]
+    CreateDir { dir: PathBuf, source: io::Error },
+
+    /// Some files could not be downloaded from any mirror.
+    #[error(
+        "downloading {} into {dest} failed:\n  {}\nPut the four IDX files there by hand (gzip-compressed or not), or pass --data-dir DIR with a folder that contains them{}",
+        .dataset.title(),
+        join_failures(.failures),
+        install_hint(*.dataset)
+    )]
+    DownloadFailed {
+        dataset: Dataset,
+        /// The folder that the files were downloaded into.
+        dest: PathBuf,
+        /// Every file that failed, with the mirrors tried.
+        failures: Vec<FileFailure>,
     },
 }
 
@@ -277,7 +300,7 @@ fn join_names(names: &[&str]) -> String {
     }
 }
 
-/// Joins folder paths as "a, b or c".
+/// Joins folder paths as "a, b and c".
 fn join_paths(paths: &[PathBuf]) -> String {
     let shown: Vec<String> = paths
         .iter()
@@ -286,8 +309,14 @@ fn join_paths(paths: &[PathBuf]) -> String {
     match shown.as_slice() {
         [] => String::new(),
         [only] => only.clone(),
-        [rest @ .., last] => format!("{} or {last}", rest.join(", ")),
+        [rest @ .., last] => format!("{} and {last}", rest.join(", ")),
     }
+}
+
+/// Formats download failures one file per paragraph.
+fn join_failures(failures: &[FileFailure]) -> String {
+    let shown: Vec<String> = failures.iter().map(|failure| failure.to_string()).collect();
+    shown.join("\n  ")
 }
 
 /// Returns the install hint that ends a "not found" message, or "".

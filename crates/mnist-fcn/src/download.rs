@@ -4,7 +4,7 @@
 //! Each file is fetched from the mirrors in order until one delivers bytes
 //! with the expected MD5. The bytes go to a temporary file in the destination
 //! folder, which is renamed to the final name only after the checksum
-//! matches, so an interrupted or rejected download never leaves a file that
+//! matches. So an interrupted or rejected download never leaves a file that
 //! the data search would take for a good one. Checksums apply to downloads
 //! only: files that the user provides are read as they are.
 
@@ -115,7 +115,7 @@ pub fn default_mirrors(dataset: Dataset) -> Vec<String> {
 /// folder has them.
 ///
 /// With `data_dir` this is [`data::locate`] and never downloads. Without it,
-/// the folders of [`data::default_dirs`] are searched first. When none holds
+/// the folders of [`data::default_dirs`] are searched first. When none contains
 /// all four files, they are downloaded from `mirrors` into
 /// `cwd/data/<dataset>/`, which is returned, so the next run finds them there.
 ///
@@ -153,11 +153,19 @@ pub fn find_or_download(
 ///
 /// # Errors
 ///
-/// [`DataError::Io`] when `dest` cannot be created.
+/// [`DataError::CreateDir`] when `dest` cannot be created.
 /// [`DataError::DownloadFailed`] when any file could not be downloaded,
 /// listing for each such file every mirror tried and why it failed.
-pub fn download(dataset: Dataset, dest: &Path, mirrors: &[String], progress: bool) -> Result<(), DataError> {
-    std::fs::create_dir_all(dest).map_err(|error| DataError::io(dest, error))?;
+pub fn download(
+    dataset: Dataset,
+    dest: &Path,
+    mirrors: &[String],
+    progress: bool,
+) -> Result<(), DataError> {
+    std::fs::create_dir_all(dest).map_err(|error| DataError::CreateDir {
+        dir: dest.to_path_buf(),
+        source: error,
+    })?;
 
     let missing: Vec<&RemoteFile> = remote_files(dataset)
         .iter()
@@ -254,14 +262,14 @@ impl std::error::Error for FileFailure {}
 pub struct Attempt {
     /// The URL requested.
     pub url: String,
-    /// Why the try failed.
+    /// Reason for the failure.
     pub problem: AttemptError,
 }
 
 /// Reason why one mirror did not deliver a good file.
 #[derive(Debug, thiserror::Error)]
 pub enum AttemptError {
-    /// The server answered with an HTTP error status.
+    /// The server responded with an HTTP error status.
     #[error("HTTP status {0}")]
     Status(u16),
 
@@ -329,7 +337,8 @@ fn is_loopback_url(url: &str) -> bool {
         return false;
     };
     let host = host.trim_start_matches('[').trim_end_matches(']');
-    host.eq_ignore_ascii_case("localhost") || host.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback())
+    host.eq_ignore_ascii_case("localhost")
+        || host.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback())
 }
 
 /// Fetches `url` into a temporary file in `dest_dir`, checks its MD5 and
@@ -342,10 +351,13 @@ fn fetch_verified(
     dest_dir: &Path,
     progress: bool,
 ) -> Result<PathBuf, AttemptError> {
-    let response = agent_for(url).get(url).call().map_err(|error| match error {
-        ureq::Error::StatusCode(code) => AttemptError::Status(code),
-        other => AttemptError::Request(other),
-    })?;
+    let response = agent_for(url)
+        .get(url)
+        .call()
+        .map_err(|error| match error {
+            ureq::Error::StatusCode(code) => AttemptError::Status(code),
+            other => AttemptError::Request(other),
+        })?;
     let content_length = response.body().content_length();
 
     let write_error = |path: &Path, error: io::Error| AttemptError::Write {
@@ -376,7 +388,18 @@ fn fetch_verified(
         });
     }
 
-    temp.as_file().sync_all().map_err(|error| write_error(temp.path(), error))?;
+    // The temporary file is created readable by its owner only. A dataset
+    // file gets the usual mode instead.
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        temp.as_file()
+            .set_permissions(std::fs::Permissions::from_mode(0o644))
+            .map_err(|error| write_error(temp.path(), error))?;
+    }
+    temp.as_file()
+        .sync_all()
+        .map_err(|error| write_error(temp.path(), error))?;
     let final_path = dest_dir.join(name);
     temp.persist(&final_path)
         .map_err(|error| write_error(&final_path, error.error))?;
@@ -393,7 +416,11 @@ enum CopyError {
 /// Copies `reader` into `file` while computing the MD5, up to
 /// [`MAX_DOWNLOAD_BYTES`]. Returns the MD5 as lowercase hex and whether the
 /// data starts like an HTML page.
-fn copy_with_md5(reader: &mut impl Read, file: &mut std::fs::File, bar: &ProgressBar) -> Result<(String, bool), CopyError> {
+fn copy_with_md5(
+    reader: &mut impl Read,
+    file: &mut std::fs::File,
+    bar: &ProgressBar,
+) -> Result<(String, bool), CopyError> {
     let mut hasher = Md5::new();
     let mut buffer = vec![0u8; 64 * 1024];
     let mut received: u64 = 0;
@@ -413,7 +440,10 @@ fn copy_with_md5(reader: &mut impl Read, file: &mut std::fs::File, bar: &Progres
 
         let chunk = &buffer[..count];
         if html.is_none() {
-            html = chunk.iter().find(|byte| !byte.is_ascii_whitespace()).map(|&byte| byte == b'<');
+            html = chunk
+                .iter()
+                .find(|byte| !byte.is_ascii_whitespace())
+                .map(|&byte| byte == b'<');
         }
         hasher.update(chunk);
         file.write_all(chunk).map_err(CopyError::Write)?;
@@ -437,10 +467,13 @@ fn progress_bar(name: &str, content_length: Option<u64>, progress: bool) -> Prog
 
     let bar = match content_length {
         Some(length) => {
-            let style = ProgressStyle::with_template("{msg:28} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec}")
-                .unwrap_or_else(|_| ProgressStyle::default_bar())
-                .progress_chars("=> ");
-            ProgressBar::with_draw_target(Some(length), ProgressDrawTarget::stderr()).with_style(style)
+            let style = ProgressStyle::with_template(
+                "{msg:28} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec}",
+            )
+            .unwrap_or_else(|_| ProgressStyle::default_bar())
+            .progress_chars("=> ");
+            ProgressBar::with_draw_target(Some(length), ProgressDrawTarget::stderr())
+                .with_style(style)
         }
         None => {
             let style = ProgressStyle::with_template("{msg:28} {spinner} {bytes} {bytes_per_sec}")
