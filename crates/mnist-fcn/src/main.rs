@@ -15,6 +15,12 @@ use rand::SeedableRng;
 use rand::rngs::StdRng;
 use snn::Net;
 
+// Each training step allocates and frees buffers of several megabytes.
+// glibc's allocator returns such blocks to the kernel, and every step then
+// pays for fresh page faults; mimalloc keeps them for reuse.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// Train the fully connected spiking network of snnTorch Tutorial 5
 /// (784-1000-10, two Leaky layers, 25 time steps, BPTT) on MNIST.
 #[derive(Parser, Debug)]

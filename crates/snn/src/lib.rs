@@ -10,6 +10,7 @@
 //! Everything is generic over the float type: training runs in `f32`, the
 //! reference cases and gradient checks run the same code in `f64`.
 
+pub mod fused;
 pub mod leaky;
 pub mod linear;
 pub mod loss;
@@ -23,4 +24,4 @@ pub use linear::Linear;
 pub use net::{Net, NetConfig};
 pub use optim::Adam;
 pub use surrogate::SpikeGrad;
-pub use train::{StepOutput, TrainError, eval_step, train_step};
+pub use train::{StepOutput, TrainError, eval_step, train_step, train_step_unrolled};

@@ -20,6 +20,18 @@ pub fn membrane_cross_entropy<'t, F: Float>(mem2: &[Var<'t, F>], labels: &[usize
     Ok(total.expect("membrane_cross_entropy: no time steps"))
 }
 
+/// [`membrane_cross_entropy`] on the stacked membranes of all steps,
+/// `[steps * batch, classes]`: the mean over all rows times the number of
+/// steps is the sum over steps of each step's mean over the batch.
+///
+/// # Errors
+/// A [`LabelError`] when a label is not a valid class or the count differs
+/// from the batch.
+pub fn stacked_cross_entropy<'t, F: Float>(mem2: Var<'t, F>, labels: &[usize], steps: usize) -> Result<Var<'t, F>, LabelError> {
+    let repeated: Vec<usize> = (0..steps).flat_map(|_| labels.iter().copied()).collect();
+    Ok(mem2.cross_entropy(&repeated)?.scale(F::from_f64(steps as f64)))
+}
+
 /// [`membrane_cross_entropy`] on plain tensors, for evaluation without a
 /// tape. Labels must already be checked.
 pub fn membrane_cross_entropy_value<F: Float>(mem2: &[Tensor<F>], labels: &[usize]) -> F {

@@ -4,6 +4,7 @@
 use autodiff::{Float, Tape, Tensor, Var};
 use rand::Rng;
 
+use crate::fused::{Current, Emit, LeakyRecurrence, spikes_of};
 use crate::leaky::{Leaky, LeakyVars, ShapeError};
 use crate::linear::{Linear, LinearVars};
 
@@ -53,6 +54,14 @@ pub struct StepRecord<'t, F: Float> {
     pub mem1: Var<'t, F>,
     pub cur2: Var<'t, F>,
     pub spk2: Var<'t, F>,
+    pub mem2: Var<'t, F>,
+}
+
+/// The fused forward pass on the tape: every step of each layer in one op.
+pub struct FusedRecord<'t, F: Float> {
+    /// Hidden spikes of all steps, `[steps * batch, hidden]`.
+    pub spk1: Var<'t, F>,
+    /// Output membranes of all steps, `[steps * batch, outputs]`.
     pub mem2: Var<'t, F>,
 }
 
@@ -189,32 +198,60 @@ impl<F: Float> Net<F> {
         records
     }
 
+    /// Runs the network over `num_steps` on the tape with the fused ops of
+    /// [`crate::fused`]: five nodes in all, whatever the number of steps.
+    /// The values and gradients equal [`Net::forward`]'s.
+    pub fn forward_fused<'t>(&self, vars: &NetVars<'t, F>, x: Var<'t, F>) -> FusedRecord<'t, F> {
+        let tape = x.tape();
+        let cur1 = Linear::forward(&vars.fc1, x);
+        let layer1 = self.recurrence(&self.lif1, Current::Static, Emit::Spikes);
+        let spk1 = tape.apply(layer1, &[cur1, vars.lif1.beta, vars.lif1.threshold]);
+        let cur2 = spk1.linear(vars.fc2.weight, vars.fc2.bias);
+        let layer2 = self.recurrence(&self.lif2, Current::PerStep, Emit::Membrane);
+        let mem2 = tape.apply(layer2, &[cur2, vars.lif2.beta, vars.lif2.threshold]);
+        FusedRecord { spk1, mem2 }
+    }
+
+    fn recurrence(&self, lif: &Leaky<F>, current: Current, emit: Emit) -> LeakyRecurrence<F> {
+        LeakyRecurrence::new(lif.reset_mechanism, lif.spike_grad, self.num_steps, current, emit)
+    }
+
     /// Runs the network without a tape, with the same rules as
     /// [`Net::forward`].
     pub fn infer(&self, x: &Tensor<F>) -> Inference<F> {
         self.infer_with(x, |_, _| {})
     }
 
-    /// Like [`Net::infer`], and calls `observe(spk1, mem2)` after every
-    /// step, for figures of the hidden spikes and output membranes.
+    /// Like [`Net::infer`], and calls `observe(spk1, mem2)` with each
+    /// step's hidden spikes `[batch, hidden]` and output membranes
+    /// `[batch, outputs]`, for figures.
     pub fn infer_with(&self, x: &Tensor<F>, mut observe: impl FnMut(&Tensor<F>, &Tensor<F>)) -> Inference<F> {
         let (batch, _) = x.dims2("Net::infer");
-        let cur1 = self.fc1.infer(x);
-        let mut mem1 = Tensor::zeros(&[batch, self.fc1.outputs()]);
-        let mut mem2 = Tensor::zeros(&[batch, self.fc2.outputs()]);
-        let mut spike_counts = Tensor::zeros(&[batch, self.fc2.outputs()]);
-        let mut membrane_sum = Tensor::zeros(&[batch, self.fc2.outputs()]);
-        let mut mem2_steps = Vec::with_capacity(self.num_steps);
+        let (hidden, outputs) = (self.fc1.outputs(), self.fc2.outputs());
 
-        for _ in 0..self.num_steps {
-            let spk1 = self.lif1.infer_step(&cur1, &mut mem1);
-            let cur2 = self.fc2.infer(&spk1);
-            let spk2 = self.lif2.infer_step(&cur2, &mut mem2);
-            spike_counts.add_assign(&spk2);
-            membrane_sum.add_assign(&mem2);
-            observe(&spk1, &mem2);
-            mem2_steps.push(mem2.clone());
+        let cur1 = self.fc1.infer(x);
+        let mem1 = self.recurrence(&self.lif1, Current::Static, Emit::Spikes).membranes(&cur1, &self.lif1.beta, &self.lif1.threshold);
+        let spk1 = spikes_of(&mem1, &self.lif1.threshold);
+        drop(mem1);
+        let cur2 = self.fc2.infer(&spk1);
+        let mem2 = self.recurrence(&self.lif2, Current::PerStep, Emit::Membrane).membranes(&cur2, &self.lif2.beta, &self.lif2.threshold);
+        let spk2 = spikes_of(&mem2, &self.lif2.threshold);
+
+        let mut spike_counts = Tensor::zeros(&[batch, outputs]);
+        let mut membrane_sum = Tensor::zeros(&[batch, outputs]);
+        let mut mem2_steps = Vec::with_capacity(self.num_steps);
+        let step_len = batch * outputs;
+        for t in 0..self.num_steps {
+            let step = |stacked: &Tensor<F>, width: usize| {
+                Tensor::from_vec(stacked.data()[t * batch * width..(t + 1) * batch * width].to_vec(), &[batch, width])
+            };
+            let mem2_t = step(&mem2, outputs);
+            spike_counts.add_assign(&step(&spk2, outputs));
+            membrane_sum.add_assign(&mem2_t);
+            observe(&step(&spk1, hidden), &mem2_t);
+            mem2_steps.push(mem2_t);
         }
+        debug_assert_eq!(mem2_steps.iter().map(Tensor::len).sum::<usize>(), self.num_steps * step_len);
         Inference { spike_counts, membrane_sum, mem2: mem2_steps }
     }
 }

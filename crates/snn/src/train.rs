@@ -5,7 +5,8 @@ use std::fmt;
 
 use autodiff::{Float, LabelError, Tape, Tensor, ops::softmax::check_labels};
 
-use crate::loss::{membrane_cross_entropy, membrane_cross_entropy_value};
+use crate::fused::spikes_of;
+use crate::loss::{membrane_cross_entropy, membrane_cross_entropy_value, stacked_cross_entropy};
 use crate::{Adam, Net};
 
 /// What a training or evaluation step measured on its batch.
@@ -49,7 +50,8 @@ impl From<LabelError> for TrainError {
 }
 
 /// Trains `net` on one batch: a fresh tape, the forward pass over all time
-/// steps, the summed membrane cross-entropy, backward, and one Adam step.
+/// steps with the fused ops, the summed membrane cross-entropy, backward,
+/// and one Adam step.
 ///
 /// `images` is `[batch, inputs]`; the images need no gradient, so none is
 /// computed for them.
@@ -58,6 +60,54 @@ impl From<LabelError> for TrainError {
 /// A label that is not a valid class, or a non-finite loss. The parameters
 /// are unchanged in both cases.
 pub fn train_step<F: Float>(net: &mut Net<F>, adam: &mut Adam<F>, images: Tensor<F>, labels: &[usize]) -> Result<StepOutput<F>, TrainError> {
+    let (batch, _) = images.dims2("train_step");
+    check_labels(labels, batch, net.fc2.outputs())?;
+    let tape = Tape::new();
+    let vars = net.register(&tape);
+    let record = net.forward_fused(&vars, tape.constant(images));
+
+    let loss = stacked_cross_entropy(record.mem2, labels, net.num_steps)?;
+    let loss_value = loss.item();
+    if !loss_value.is_finite() {
+        return Err(TrainError::NonFiniteLoss { loss: loss_value.to_f64() });
+    }
+
+    let grads = loss.backward();
+    let param_grads: Vec<Tensor<F>> = net.parameter_vars(&vars).into_iter().map(|v| grads.get_or_zeros(v)).collect();
+    let mem2 = record.mem2.value();
+    let spikes = spikes_of(&mem2, &net.lif2.threshold);
+    let outputs = net.fc2.outputs();
+    let spike_counts = sum_steps(&spikes, batch, outputs);
+    let membrane_sum = sum_steps(&mem2, batch, outputs);
+    drop(record);
+
+    adam.step(net.parameters_mut(), &param_grads);
+    Ok(StepOutput { loss: loss_value, spike_counts, membrane_sum })
+}
+
+/// Adds the step blocks of a stacked `[steps * batch, width]` tensor.
+fn sum_steps<F: Float>(stacked: &Tensor<F>, batch: usize, width: usize) -> Tensor<F> {
+    let mut sum = Tensor::zeros(&[batch, width]);
+    for block in stacked.data().chunks_exact(batch * width) {
+        for (s, &v) in sum.data_mut().iter_mut().zip(block) {
+            *s += v;
+        }
+    }
+    sum
+}
+
+/// [`train_step`] with the network unrolled step by step on the tape
+/// ([`Net::forward`]): six nodes per time step, the straightforward
+/// reading of backpropagation through time. Slower; the same results.
+///
+/// # Errors
+/// As [`train_step`].
+pub fn train_step_unrolled<F: Float>(
+    net: &mut Net<F>,
+    adam: &mut Adam<F>,
+    images: Tensor<F>,
+    labels: &[usize],
+) -> Result<StepOutput<F>, TrainError> {
     let tape = Tape::new();
     let vars = net.register(&tape);
     let records = net.forward(&vars, tape.constant(images));

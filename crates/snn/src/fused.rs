@@ -1,0 +1,236 @@
+//! Fused ops for the whole unrolled network: each one covers every time
+//! step of a layer, so the tape holds a handful of nodes instead of six
+//! per step, and the hot loops run over contiguous buffers.
+//!
+//! Layer 1 does not depend on layer 2, so all its steps can run first;
+//! layer 2 then runs on the stacked hidden spikes, through one matrix
+//! product for all steps. Rows of every stacked
+//! tensor are `[step 0: batch rows, step 1: batch rows, ...]`, shape
+//! `[steps * batch, neurons]`. The results equal the step-by-step
+//! network's ([`crate::Net::forward`]); the tests check that to 1e-12.
+
+use autodiff::{Float, Function, PerColumn, Surrogate, Tensor};
+
+use crate::{Reset, SpikeGrad};
+
+/// What [`LeakyRecurrence`] returns for every step.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Emit {
+    /// The spikes `H(U[t] - threshold)`, with the surrogate gradient.
+    Spikes,
+    /// The membranes `U[t]`, before their own spike's reset.
+    Membrane,
+}
+
+/// The input current of [`LeakyRecurrence`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Current {
+    /// One `[batch, neurons]` current fed at every step (a static image).
+    Static,
+    /// A current per step, stacked `[steps * batch, neurons]`.
+    PerStep,
+}
+
+/// A Leaky layer run over all steps from a zero membrane, as one op.
+///
+/// Inputs: the current, beta and threshold (each `[]` or `[neurons]`).
+/// Output: `[steps * batch, neurons]`, spikes or membranes by `emit`. The
+/// rules are [`crate::Leaky`]'s.
+pub struct LeakyRecurrence<F> {
+    pub reset: Reset,
+    pub spike_grad: SpikeGrad,
+    pub steps: usize,
+    pub current: Current,
+    pub emit: Emit,
+    /// `U[t]` of every step, kept from forward for backward.
+    membranes: Vec<F>,
+}
+
+impl<F: Float> LeakyRecurrence<F> {
+    pub fn new(reset: Reset, spike_grad: SpikeGrad, steps: usize, current: Current, emit: Emit) -> Self {
+        Self { reset, spike_grad, steps, current, emit, membranes: Vec::new() }
+    }
+
+    /// Runs the recurrence and returns the membranes of all steps,
+    /// `[steps * batch, neurons]`.
+    pub fn membranes(&self, current: &Tensor<F>, beta: &Tensor<F>, threshold: &Tensor<F>) -> Tensor<F> {
+        let (rows, neurons) = current.dims2("leaky_recurrence");
+        let batch_len = match self.current {
+            Current::Static => rows * neurons,
+            Current::PerStep => {
+                assert!(
+                    rows % self.steps == 0,
+                    "leaky_recurrence: {rows} current rows do not split into {} steps",
+                    self.steps
+                );
+                rows / self.steps * neurons
+            }
+        };
+        let beta = clamped(&PerColumn::new("leaky_recurrence", beta, neurons), neurons);
+        let threshold = expand(&PerColumn::new("leaky_recurrence", threshold, neurons), neurons);
+
+        let mut mem = vec![F::ZERO; self.steps * batch_len];
+        let zeros = vec![F::ZERO; batch_len];
+        for t in 0..self.steps {
+            let input = match self.current {
+                Current::Static => current.data(),
+                Current::PerStep => &current.data()[t * batch_len..(t + 1) * batch_len],
+            };
+            let (done, rest) = mem.split_at_mut(t * batch_len);
+            let now = &mut rest[..batch_len];
+            let prev = if t == 0 { &zeros[..] } else { &done[(t - 1) * batch_len..] };
+            for ((now_row, prev_row), in_row) in
+                now.chunks_exact_mut(neurons).zip(prev.chunks_exact(neurons)).zip(input.chunks_exact(neurons))
+            {
+                for j in 0..neurons {
+                    now_row[j] = update(self.reset, beta[j].0, threshold[j], prev_row[j], in_row[j]);
+                }
+            }
+        }
+        Tensor::from_vec(mem, &[self.steps * batch_len / neurons, neurons])
+    }
+}
+
+/// One neuron's membrane update (see [`crate::leaky`]).
+#[inline(always)]
+fn update<F: Float>(reset: Reset, beta: F, threshold: F, prev: F, input: F) -> F {
+    let fired = prev - threshold > F::ZERO;
+    match reset {
+        Reset::Subtract => beta * prev + input - if fired { threshold } else { F::ZERO },
+        Reset::Zero => (if fired { F::ZERO } else { beta * prev }) + input,
+        Reset::None => beta * prev + input,
+    }
+}
+
+fn expand<F: Float>(param: &PerColumn<'_, F>, neurons: usize) -> Vec<F> {
+    (0..neurons).map(|j| param.at(j)).collect()
+}
+
+/// `clamp(beta, 0, 1)` per neuron, and whether the clamp passes a gradient
+/// (strictly inside `(0, 1)`).
+fn clamped<F: Float>(beta: &PerColumn<'_, F>, neurons: usize) -> Vec<(F, bool)> {
+    (0..neurons)
+        .map(|j| {
+            let b = beta.at(j);
+            if b <= F::ZERO {
+                (F::ZERO, false)
+            } else if b >= F::ONE {
+                (F::ONE, false)
+            } else {
+                (b, true)
+            }
+        })
+        .collect()
+}
+
+/// `H(U - threshold)` of stacked membranes.
+pub fn spikes_of<F: Float>(membranes: &Tensor<F>, threshold: &Tensor<F>) -> Tensor<F> {
+    let (_, neurons) = membranes.dims2("spikes_of");
+    let threshold = expand(&PerColumn::new("spikes_of", threshold, neurons), neurons);
+    let mut spikes = membranes.clone();
+    for row in spikes.data_mut().chunks_exact_mut(neurons) {
+        for (u, &th) in row.iter_mut().zip(&threshold) {
+            *u = if *u - th > F::ZERO { F::ONE } else { F::ZERO };
+        }
+    }
+    spikes
+}
+
+impl<F: Float> Function<F> for LeakyRecurrence<F> {
+    fn name(&self) -> &'static str {
+        "leaky_recurrence"
+    }
+
+    fn forward(&mut self, inputs: &[&Tensor<F>]) -> Tensor<F> {
+        let membranes = self.membranes(inputs[0], inputs[1], inputs[2]);
+        let output = match self.emit {
+            Emit::Spikes => spikes_of(&membranes, inputs[2]),
+            Emit::Membrane => membranes.clone(),
+        };
+        self.membranes = membranes.into_vec();
+        output
+    }
+
+    // Backward through time, with g[t] the gradient of the output at step t:
+    //   direct[t] = g[t] s'(U[t] - th) for spikes, g[t] for membranes
+    //   delta[t]  = direct[t] + b kept[t+1] delta[t+1]     (kept = 1 - R for zero reset, else 1)
+    //   dI[t] = delta[t]                  (a static current sums it over t)
+    //   dbeta = sum delta[t] kept[t] U[t-1]                (0 where the clamp is active)
+    //   dth   = -sum direct[t] (spikes only) - sum delta[t] R[t] (subtract reset only)
+    fn backward(&self, inputs: &[&Tensor<F>], _: &Tensor<F>, grad: &Tensor<F>, needs: &[bool]) -> Vec<Option<Tensor<F>>> {
+        let (current, beta_tensor, threshold_tensor) = (inputs[0], inputs[1], inputs[2]);
+        let (rows, neurons) = grad.dims2("leaky_recurrence backward");
+        let batch_len = rows / self.steps * neurons;
+        let beta = clamped(&PerColumn::new("leaky_recurrence backward", beta_tensor, neurons), neurons);
+        let threshold = expand(&PerColumn::new("leaky_recurrence backward", threshold_tensor, neurons), neurons);
+        let mem = &self.membranes;
+        let (want_beta, want_threshold) = (needs[1], needs[2]);
+
+        let mut grad_current = match self.current {
+            Current::Static => vec![F::ZERO; batch_len],
+            Current::PerStep => vec![F::ZERO; rows * neurons],
+        };
+        let mut grad_beta = vec![F::ZERO; neurons];
+        let mut grad_threshold = vec![F::ZERO; neurons];
+        let mut delta_next = vec![F::ZERO; batch_len];
+
+        let zeros = vec![F::ZERO; batch_len];
+        for t in (0..self.steps).rev() {
+            let now = &mem[t * batch_len..(t + 1) * batch_len];
+            let prev = if t == 0 { &zeros[..] } else { &mem[(t - 1) * batch_len..t * batch_len] };
+            let g = &grad.data()[t * batch_len..(t + 1) * batch_len];
+            let last = t + 1 == self.steps;
+            let grad_in = match self.current {
+                Current::Static => &mut grad_current[..],
+                Current::PerStep => &mut grad_current[t * batch_len..(t + 1) * batch_len],
+            };
+            let rows = now.chunks_exact(neurons).zip(prev.chunks_exact(neurons)).zip(g.chunks_exact(neurons));
+            let carried = delta_next.chunks_exact_mut(neurons).zip(grad_in.chunks_exact_mut(neurons));
+            for (((now, prev), g), (delta_next, grad_in)) in rows.zip(carried) {
+                for j in 0..neurons {
+                    let (b, beta_passes) = beta[j];
+                    let th = threshold[j];
+                    let direct = match self.emit {
+                        Emit::Spikes => g[j] * self.spike_grad.grad(now[j] - th),
+                        Emit::Membrane => g[j],
+                    };
+                    // U[t+1] depends on U[t] through b, times (1 - R[t+1]) for the zero reset.
+                    let kept_next = if self.reset == Reset::Zero && now[j] - th > F::ZERO { F::ZERO } else { F::ONE };
+                    let carry = if last { F::ZERO } else { b * kept_next * delta_next[j] };
+                    let delta = direct + carry;
+                    match self.current {
+                        Current::Static => grad_in[j] += delta,
+                        Current::PerStep => grad_in[j] = delta,
+                    }
+                    if want_beta || want_threshold {
+                        let fired_prev = prev[j] - th > F::ZERO;
+                        if want_beta && beta_passes && !(self.reset == Reset::Zero && fired_prev) {
+                            grad_beta[j] += delta * prev[j];
+                        }
+                        if want_threshold && self.reset == Reset::Subtract && fired_prev {
+                            grad_threshold[j] -= delta;
+                        }
+                        if want_threshold && self.emit == Emit::Spikes {
+                            grad_threshold[j] -= direct;
+                        }
+                    }
+                    delta_next[j] = delta;
+                }
+            }
+        }
+
+        let grad_current = Tensor::from_vec(grad_current, current.shape());
+        let reduce = |param: &Tensor<F>, per_neuron: Vec<F>| -> Tensor<F> {
+            if param.len() == 1 {
+                Tensor::from_vec(vec![per_neuron.into_iter().sum()], param.shape())
+            } else {
+                Tensor::from_vec(per_neuron, param.shape())
+            }
+        };
+        vec![
+            needs[0].then_some(grad_current),
+            want_beta.then(|| reduce(beta_tensor, grad_beta)),
+            want_threshold.then(|| reduce(threshold_tensor, grad_threshold)),
+        ]
+    }
+}

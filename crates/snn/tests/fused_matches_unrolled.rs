@@ -1,0 +1,106 @@
+//! The fused network ops against the step-by-step network on the tape: the
+//! same losses, membranes and gradients in f64, for every reset mechanism
+//! and with learnable beta and threshold.
+
+use autodiff::{Tape, Tensor};
+use rand::rngs::StdRng;
+use rand::{RngExt, SeedableRng};
+use snn::loss::{membrane_cross_entropy, stacked_cross_entropy};
+use snn::{Leaky, Net, NetConfig, Reset};
+
+/// Absolute plus relative tolerance for two f64 computations of the same
+/// sums in a different order.
+fn assert_close(what: &str, got: &Tensor<f64>, want: &Tensor<f64>) {
+    assert_eq!(got.shape(), want.shape(), "{what}: shapes differ");
+    for (i, (g, w)) in got.data().iter().zip(want.data()).enumerate() {
+        assert!((g - w).abs() <= 1e-12 + 1e-10 * w.abs(), "{what}[{i}]: fused {g} vs unrolled {w}");
+    }
+}
+
+fn small_net(reset: Reset, learn: bool, per_neuron_beta: bool, seed: u64) -> Net<f64> {
+    let config = NetConfig { num_inputs: 12, num_hidden: 16, num_outputs: 4, num_steps: 7, beta: 0.85 };
+    let mut rng = StdRng::seed_from_u64(seed);
+    let mut net = Net::<f64>::new(&config, &mut rng);
+    // Larger weights than PyTorch's default, so that neurons spike and reset.
+    for w in net.fc1.weight.data_mut() {
+        *w *= 4.0;
+    }
+    for w in net.fc2.weight.data_mut() {
+        *w *= 3.0;
+    }
+    let hidden_beta: Vec<f64> = (0..16).map(|_| rng.random_range(0.5..0.99)).collect();
+    let mut lif1 = Leaky::new(0.85).with_reset(reset).with_threshold(0.7).with_learn_beta(learn).with_learn_threshold(learn);
+    if per_neuron_beta {
+        lif1 = lif1.with_beta_per_neuron(&hidden_beta);
+    }
+    net.lif1 = lif1;
+    net.lif2 = Leaky::new(0.8).with_reset(reset).with_learn_beta(learn).with_learn_threshold(learn);
+    net.check().expect("parameters fit the layers");
+    net
+}
+
+fn compare(net: &Net<f64>, seed: u64) {
+    let mut rng = StdRng::seed_from_u64(seed + 100);
+    let batch = 5;
+    let x: Vec<f64> = (0..batch * 12).map(|_| rng.random_range(0.0..1.0)).collect();
+    let x = Tensor::from_vec(x, &[batch, 12]);
+    let labels: Vec<usize> = (0..batch).map(|_| rng.random_range(0..4)).collect();
+
+    let tape = Tape::new();
+    let vars = net.register(&tape);
+    let records = net.forward(&vars, tape.constant(x.clone()));
+    let mem2: Vec<_> = records.iter().map(|r| r.mem2).collect();
+    let unrolled_loss = membrane_cross_entropy(&mem2, &labels).unwrap();
+    let unrolled_grads = unrolled_loss.backward();
+
+    let fused_tape = Tape::new();
+    let fused_vars = net.register(&fused_tape);
+    let fused = net.forward_fused(&fused_vars, fused_tape.constant(x.clone()));
+    let fused_loss = stacked_cross_entropy(fused.mem2, &labels, net.num_steps).unwrap();
+    let fused_grads = fused_loss.backward();
+
+    assert_close("loss", &fused_loss.value(), &unrolled_loss.value());
+    let stacked_mem2: Vec<f64> = records.iter().flat_map(|r| r.mem2.value().data().to_vec()).collect();
+    assert_close("mem2", &fused.mem2.value(), &Tensor::from_vec(stacked_mem2, &[net.num_steps * batch, 4]));
+    let stacked_spk1: Vec<f64> = records.iter().flat_map(|r| r.spk1.value().data().to_vec()).collect();
+    assert_eq!(fused.spk1.value().data(), &stacked_spk1[..], "hidden spikes");
+    assert!(stacked_spk1.iter().any(|&s| s == 1.0), "the case must make hidden neurons spike");
+
+    let names: Vec<String> = net.parameters().into_iter().map(|(name, _)| name).collect();
+    let pairs = net.parameter_vars(&fused_vars).into_iter().zip(net.parameter_vars(&vars));
+    for (name, (fused_var, unrolled_var)) in names.iter().zip(pairs) {
+        assert_close(name, &fused_grads.get_or_zeros(fused_var), &unrolled_grads.get_or_zeros(unrolled_var));
+    }
+
+    let inference = net.infer(&x);
+    for (t, record) in records.iter().enumerate() {
+        assert_close("inferred mem2", &inference.mem2[t], &record.mem2.value());
+    }
+}
+
+#[test]
+fn subtract_reset_matches() {
+    for seed in 0..4 {
+        compare(&small_net(Reset::Subtract, false, false, seed), seed);
+    }
+}
+
+#[test]
+fn zero_reset_matches() {
+    for seed in 0..4 {
+        compare(&small_net(Reset::Zero, false, false, seed), seed);
+    }
+}
+
+#[test]
+fn no_reset_matches() {
+    compare(&small_net(Reset::None, false, false, 1), 1);
+}
+
+#[test]
+fn learnable_beta_and_threshold_match() {
+    for reset in [Reset::Subtract, Reset::Zero, Reset::None] {
+        compare(&small_net(reset, true, false, 2), 2);
+        compare(&small_net(reset, true, true, 3), 3);
+    }
+}
