@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use clap::Parser;
 use mnist_fcn::data::{self, Dataset, MnistData};
 use mnist_fcn::output::{Metrics, load_weights, save_weights};
-use mnist_fcn::training::{self, Evaluation, Progress, TrainConfig, TrainOutcome};
+use mnist_fcn::training::{self, Engine, Evaluation, Progress, TrainConfig, TrainOutcome};
 use rand::SeedableRng;
 use rand::rngs::StdRng;
 use snn::Net;
@@ -85,6 +85,11 @@ struct Args {
     #[arg(long, requires = "load")]
     eval_only: bool,
 
+    /// How each training step is recorded for backpropagation: fused ops over all time steps,
+    /// or every step op by op (slower, the same results).
+    #[arg(long, value_enum, default_value_t = Engine::Fused)]
+    engine: Engine,
+
     /// Print a progress report every this many iterations.
     #[arg(long, default_value_t = 50, value_name = "N")]
     report_every: usize,
@@ -105,6 +110,7 @@ impl Args {
             hidden: self.hidden,
             seed: self.seed,
             report_every: self.report_every.max(1),
+            engine: self.engine,
         }
     }
 

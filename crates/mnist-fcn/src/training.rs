@@ -2,15 +2,27 @@
 
 use std::fmt;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc;
 use std::time::Instant;
 
 use rand::SeedableRng;
 use rand::rngs::StdRng;
 use snn::loss::{count_correct, membrane_predictions, rate_predictions};
-use snn::{Adam, Net, NetConfig, TrainError, eval_step, train_step};
+use snn::{Adam, Net, NetConfig, TrainError, eval_step, train_step, train_step_unrolled};
 
-use crate::batch::{epoch_order, gather, random_batch};
+use crate::batch::{Batch, epoch_order, gather, random_batch};
 use crate::data::{MnistData, Split};
+
+/// How a training step records the network on the tape.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum Engine {
+    /// One fused op per layer covers all time steps (`snn::train_step`).
+    #[default]
+    Fused,
+    /// Every time step recorded op by op (`snn::train_step_unrolled`):
+    /// the straightforward reading of BPTT, slower, with the same results.
+    Unrolled,
+}
 
 /// The settings of a training run. The defaults are Tutorial 5's.
 #[derive(Clone, Debug, PartialEq)]
@@ -31,11 +43,13 @@ pub struct TrainConfig {
     pub seed: u64,
     /// Print a progress line every this many iterations. Default 50.
     pub report_every: usize,
+    /// Default [`Engine::Fused`].
+    pub engine: Engine,
 }
 
 impl Default for TrainConfig {
     fn default() -> Self {
-        Self { epochs: 1, batch_size: 128, num_steps: 25, beta: 0.95, lr: 5e-4, hidden: 1000, seed: 0, report_every: 50 }
+        Self { epochs: 1, batch_size: 128, num_steps: 25, beta: 0.95, lr: 5e-4, hidden: 1000, seed: 0, report_every: 50, engine: Engine::Fused }
     }
 }
 
@@ -176,51 +190,86 @@ pub fn train(
     let mut interrupted = false;
 
     let start = Instant::now();
-    'epochs: for epoch in 0..config.epochs {
-        let batches = epoch_order(data.train.labels.len(), config.batch_size, &mut rng);
-        for (iteration, indices) in batches.iter().enumerate() {
-            let batch = gather(&data.train, indices);
-            let step = match train_step(&mut net, &mut adam, batch.images, &batch.labels) {
-                Ok(step) => step,
-                Err(TrainError::NonFiniteLoss { loss }) => {
-                    return Err(RunError::NonFiniteLoss {
-                        iteration: train_loss.len(),
-                        loss,
-                        last_finite: train_loss.last().map(|&l: &f32| f64::from(l)),
-                    });
+    std::thread::scope(|scope| -> Result<(), RunError> {
+        // The test minibatch of iteration i is evaluated on a second thread
+        // while the main thread trains iteration i + 1: it reads a copy of
+        // the parameters after step i, so every loss equals the sequential
+        // loop's. With one free core the two threads simply share it.
+        let (job_sender, jobs) = mpsc::channel::<(Net<f32>, Batch)>();
+        let (result_sender, results) = mpsc::channel::<Result<(f32, f64), String>>();
+        scope.spawn(move || {
+            for (net, batch) in jobs {
+                let result = eval_step(&net, &batch.images, &batch.labels).map(|test| {
+                    let correct = count_correct(&rate_predictions(&test.spike_counts), &batch.labels);
+                    (test.loss, accuracy(correct, batch.labels.len()))
+                });
+                if result_sender.send(result.map_err(|e| e.to_string())).is_err() {
+                    break;
                 }
-                Err(TrainError::Label(err)) => return Err(RunError::Data(err.to_string())),
-            };
-            train_loss.push(step.loss);
+            }
+        });
+        let mut in_flight: Option<Progress> = None;
+        let mut collect = |in_flight: &mut Option<Progress>, test_loss: &mut Vec<f32>| -> Result<(), RunError> {
+            let Some(mut progress) = in_flight.take() else { return Ok(()) };
+            let received = results.recv().map_err(|_| RunError::Data("the test evaluation thread stopped".into()))?;
+            let (loss, batch_accuracy) = received.map_err(RunError::Data)?;
+            test_loss.push(loss);
+            if progress.iteration % config.report_every == 0 {
+                progress.test_loss = loss;
+                progress.test_batch_accuracy = batch_accuracy;
+                on_progress(&progress);
+            }
+            Ok(())
+        };
 
-            let test_indices = random_batch(data.test.labels.len(), config.batch_size, &mut rng);
-            let test_batch = gather(&data.test, &test_indices);
-            let test = eval_step(&net, &test_batch.images, &test_batch.labels).map_err(|e| RunError::Data(e.to_string()))?;
-            test_loss.push(test.loss);
+        'epochs: for epoch in 0..config.epochs {
+            let batches = epoch_order(data.train.labels.len(), config.batch_size, &mut rng);
+            for (iteration, indices) in batches.iter().enumerate() {
+                let batch = gather(&data.train, indices);
+                let result = match config.engine {
+                    Engine::Fused => train_step(&mut net, &mut adam, batch.images, &batch.labels),
+                    Engine::Unrolled => train_step_unrolled(&mut net, &mut adam, batch.images, &batch.labels),
+                };
+                let step = match result {
+                    Ok(step) => step,
+                    Err(TrainError::NonFiniteLoss { loss }) => {
+                        return Err(RunError::NonFiniteLoss {
+                            iteration: train_loss.len(),
+                            loss,
+                            last_finite: train_loss.last().map(|&l: &f32| f64::from(l)),
+                        });
+                    }
+                    Err(TrainError::Label(err)) => return Err(RunError::Data(err.to_string())),
+                };
+                train_loss.push(step.loss);
+                collect(&mut in_flight, &mut test_loss)?;
 
-            if iteration % config.report_every == 0 {
-                on_progress(&Progress {
+                let test_indices = random_batch(data.test.labels.len(), config.batch_size, &mut rng);
+                let test_batch = gather(&data.test, &test_indices);
+                job_sender
+                    .send((net.clone(), test_batch))
+                    .map_err(|_| RunError::Data("the test evaluation thread stopped".into()))?;
+                in_flight = Some(Progress {
                     epoch,
                     iteration,
                     iterations_per_epoch: batches.len(),
                     train_loss: step.loss,
-                    test_loss: test.loss,
+                    test_loss: f32::NAN,
                     train_batch_accuracy: accuracy(
                         count_correct(&rate_predictions(&step.spike_counts), &batch.labels),
                         batch.labels.len(),
                     ),
-                    test_batch_accuracy: accuracy(
-                        count_correct(&rate_predictions(&test.spike_counts), &test_batch.labels),
-                        test_batch.labels.len(),
-                    ),
+                    test_batch_accuracy: f64::NAN,
                 });
-            }
-            if stop.load(Ordering::Relaxed) {
-                interrupted = true;
-                break 'epochs;
+
+                if stop.load(Ordering::Relaxed) {
+                    interrupted = true;
+                    break 'epochs;
+                }
             }
         }
-    }
+        collect(&mut in_flight, &mut test_loss)
+    })?;
     let train_seconds = start.elapsed().as_secs_f64();
     Ok(TrainOutcome { net, train_loss, test_loss, train_seconds, interrupted })
 }

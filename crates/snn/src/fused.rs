@@ -79,11 +79,19 @@ impl<F: Float> LeakyRecurrence<F> {
             let (done, rest) = mem.split_at_mut(t * batch_len);
             let now = &mut rest[..batch_len];
             let prev = if t == 0 { &zeros[..] } else { &done[(t - 1) * batch_len..] };
-            for ((now_row, prev_row), in_row) in
-                now.chunks_exact_mut(neurons).zip(prev.chunks_exact(neurons)).zip(input.chunks_exact(neurons))
-            {
-                for j in 0..neurons {
-                    now_row[j] = update(self.reset, beta[j].0, threshold[j], prev_row[j], in_row[j]);
+            let rows = now.chunks_exact_mut(neurons).zip(prev.chunks_exact(neurons)).zip(input.chunks_exact(neurons));
+            for ((now_row, prev_row), in_row) in rows {
+                macro_rules! fill {
+                    ($reset:expr) => {
+                        for j in 0..neurons {
+                            now_row[j] = update($reset, beta[j].0, threshold[j], prev_row[j], in_row[j]);
+                        }
+                    };
+                }
+                match self.reset {
+                    Reset::Subtract => fill!(Reset::Subtract),
+                    Reset::Zero => fill!(Reset::Zero),
+                    Reset::None => fill!(Reset::None),
                 }
             }
         }
@@ -121,6 +129,23 @@ fn clamped<F: Float>(beta: &PerColumn<'_, F>, neurons: usize) -> Vec<(F, bool)> 
             }
         })
         .collect()
+}
+
+/// Writes `g * surrogate'(U - threshold)` for one row, with a separate
+/// loop per surrogate shape so that each one vectorizes.
+fn surrogate_times<F: Float>(spike_grad: SpikeGrad, g: &[F], u: &[F], threshold: &[F], out: &mut [F]) {
+    macro_rules! fill {
+        ($surrogate:expr) => {{
+            let surrogate = $surrogate;
+            for j in 0..out.len() {
+                out[j] = g[j] * surrogate.grad(u[j] - threshold[j]);
+            }
+        }};
+    }
+    match spike_grad {
+        SpikeGrad::ATan { alpha } => fill!(autodiff::ATan { alpha }),
+        other => fill!(other),
+    }
 }
 
 /// `H(U - threshold)` of stacked membranes.
@@ -174,7 +199,10 @@ impl<F: Float> Function<F> for LeakyRecurrence<F> {
         let mut grad_threshold = vec![F::ZERO; neurons];
         let mut delta_next = vec![F::ZERO; batch_len];
 
+        // Each row is processed in passes with the mode checks outside the
+        // loops, so that every loop is a plain pass the compiler vectorizes.
         let zeros = vec![F::ZERO; batch_len];
+        let mut delta = vec![F::ZERO; neurons];
         for t in (0..self.steps).rev() {
             let now = &mem[t * batch_len..(t + 1) * batch_len];
             let prev = if t == 0 { &zeros[..] } else { &mem[(t - 1) * batch_len..t * batch_len] };
@@ -187,35 +215,52 @@ impl<F: Float> Function<F> for LeakyRecurrence<F> {
             let rows = now.chunks_exact(neurons).zip(prev.chunks_exact(neurons)).zip(g.chunks_exact(neurons));
             let carried = delta_next.chunks_exact_mut(neurons).zip(grad_in.chunks_exact_mut(neurons));
             for (((now, prev), g), (delta_next, grad_in)) in rows.zip(carried) {
-                for j in 0..neurons {
-                    let (b, beta_passes) = beta[j];
-                    let th = threshold[j];
-                    let direct = match self.emit {
-                        Emit::Spikes => g[j] * self.spike_grad.grad(now[j] - th),
-                        Emit::Membrane => g[j],
-                    };
-                    // U[t+1] depends on U[t] through b, times (1 - R[t+1]) for the zero reset.
-                    let kept_next = if self.reset == Reset::Zero && now[j] - th > F::ZERO { F::ZERO } else { F::ONE };
-                    let carry = if last { F::ZERO } else { b * kept_next * delta_next[j] };
-                    let delta = direct + carry;
-                    match self.current {
-                        Current::Static => grad_in[j] += delta,
-                        Current::PerStep => grad_in[j] = delta,
+                // The direct term: the output's own gradient at this step.
+                match self.emit {
+                    Emit::Spikes => surrogate_times(self.spike_grad, g, now, &threshold, &mut delta),
+                    Emit::Membrane => delta.copy_from_slice(g),
+                }
+                if want_threshold && self.emit == Emit::Spikes {
+                    for j in 0..neurons {
+                        grad_threshold[j] -= delta[j];
                     }
-                    if want_beta || want_threshold {
-                        let fired_prev = prev[j] - th > F::ZERO;
-                        if want_beta && beta_passes && !(self.reset == Reset::Zero && fired_prev) {
-                            grad_beta[j] += delta * prev[j];
+                }
+
+                // U[t+1] depends on U[t] through b, times (1 - R[t+1]) for the zero reset.
+                if !last {
+                    if self.reset == Reset::Zero {
+                        for j in 0..neurons {
+                            let kept = if now[j] - threshold[j] > F::ZERO { F::ZERO } else { F::ONE };
+                            delta[j] += beta[j].0 * kept * delta_next[j];
+                        }
+                    } else {
+                        for j in 0..neurons {
+                            delta[j] += beta[j].0 * delta_next[j];
+                        }
+                    }
+                }
+
+                match self.current {
+                    Current::Static => {
+                        for j in 0..neurons {
+                            grad_in[j] += delta[j];
+                        }
+                    }
+                    Current::PerStep => grad_in.copy_from_slice(&delta),
+                }
+
+                if want_beta || want_threshold {
+                    for j in 0..neurons {
+                        let fired_prev = prev[j] - threshold[j] > F::ZERO;
+                        if want_beta && beta[j].1 && !(self.reset == Reset::Zero && fired_prev) {
+                            grad_beta[j] += delta[j] * prev[j];
                         }
                         if want_threshold && self.reset == Reset::Subtract && fired_prev {
-                            grad_threshold[j] -= delta;
-                        }
-                        if want_threshold && self.emit == Emit::Spikes {
-                            grad_threshold[j] -= direct;
+                            grad_threshold[j] -= delta[j];
                         }
                     }
-                    delta_next[j] = delta;
                 }
+                delta_next.copy_from_slice(&delta);
             }
         }
 
