@@ -8,7 +8,11 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use clap::Parser;
+use std::io::IsTerminal;
+
+use indicatif::{ProgressBar, ProgressStyle};
 use mnist_fcn::data::{self, Dataset, MnistData};
+use mnist_fcn::download;
 use mnist_fcn::output::{Metrics, load_weights, save_weights};
 use mnist_fcn::training::{self, Engine, Evaluation, Progress, TrainConfig, TrainOutcome};
 use rand::SeedableRng;
@@ -35,6 +39,11 @@ struct Args {
     /// Default: data/<dataset>/, then for fashion /usr/share/datasets/fashion-mnist.
     #[arg(long, value_name = "DIR")]
     data_dir: Option<PathBuf>,
+
+    /// Download from this mirror (a URL prefix that the four .gz file names are appended to)
+    /// instead of the built-in list; repeat it to try several in order.
+    #[arg(long, value_name = "URL")]
+    mirror: Vec<String>,
 
     /// Passes over the training set.
     #[arg(long, default_value_t = 1)]
@@ -94,7 +103,7 @@ struct Args {
     #[arg(long, default_value_t = 50, value_name = "N")]
     report_every: usize,
 
-    /// Print only the final result.
+    /// Print only the final result: no progress reports, no progress bars.
     #[arg(long, short)]
     quiet: bool,
 }
@@ -164,8 +173,23 @@ fn print_evaluation(eval: &Evaluation) {
 
 fn load_data(args: &Args) -> Result<MnistData, String> {
     let cwd = std::env::current_dir().map_err(|e| format!("cannot read the current folder: {e}"))?;
-    let dir = data::locate(args.dataset, args.data_dir.as_deref(), &cwd).map_err(|e| e.to_string())?;
+    let mirrors = if args.mirror.is_empty() { download::default_mirrors(args.dataset) } else { args.mirror.clone() };
+    let dir = download::find_or_download(args.dataset, args.data_dir.as_deref(), &cwd, &mirrors, !args.quiet)
+        .map_err(|e| e.to_string())?;
     data::load_dir(&dir).map_err(|e| e.to_string())
+}
+
+/// A bar over all training iterations on stderr, shown only on a terminal.
+fn progress_bar(args: &Args, data: &MnistData) -> ProgressBar {
+    if args.quiet || !std::io::stderr().is_terminal() {
+        return ProgressBar::hidden();
+    }
+    let total = (data.train.labels.len() / args.batch_size.max(1) * args.epochs) as u64;
+    let bar = ProgressBar::new(total);
+    let style = ProgressStyle::with_template("{bar:40} {pos}/{len} iterations, {elapsed} elapsed, about {eta} left")
+        .expect("the progress template is valid");
+    bar.set_style(style);
+    bar
 }
 
 fn metrics(args: &Args, data: &MnistData, outcome: Option<&TrainOutcome>, eval: &Evaluation) -> Metrics {
@@ -242,12 +266,15 @@ fn run(args: &Args, stop: &AtomicBool) -> Result<ExitCode, String> {
 
     let initial = args.load.as_deref().map(|path| load_net(args, path)).transpose()?;
     let quiet = args.quiet;
+    let bar = progress_bar(args, &data);
     let outcome = training::train(&config, &data, initial, stop, |p| {
+        bar.set_position((p.epoch * p.iterations_per_epoch + p.iteration) as u64);
         if !quiet {
-            print_progress(p);
+            bar.suspend(|| print_progress(p));
         }
-    })
-    .map_err(|e| e.to_string())?;
+    });
+    bar.finish_and_clear();
+    let outcome = outcome.map_err(|e| e.to_string())?;
 
     let eval = training::evaluate(&outcome.net, &data.test, config.batch_size);
     print_evaluation(&eval);
