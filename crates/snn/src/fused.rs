@@ -148,6 +148,51 @@ fn surrogate_times<F: Float>(spike_grad: SpikeGrad, g: &[F], u: &[F], threshold:
     }
 }
 
+/// One Leaky layer stepped in place, for inference: the membrane of every
+/// sample lives in one `[batch, neurons]` buffer that each step updates, so
+/// nothing is allocated per step.
+pub struct LeakyState<F> {
+    reset: Reset,
+    beta: Vec<F>,
+    threshold: Vec<F>,
+    /// `U[t]`, `[batch, neurons]`, zero before the first step.
+    pub membrane: Vec<F>,
+    /// `S[t]`, `[batch, neurons]`.
+    pub spikes: Vec<F>,
+}
+
+impl<F: Float> LeakyState<F> {
+    pub fn new(lif: &crate::Leaky<F>, batch: usize, neurons: usize) -> Self {
+        let beta = clamped(&PerColumn::new("LeakyState", &lif.beta, neurons), neurons).into_iter().map(|(b, _)| b).collect();
+        let threshold = expand(&PerColumn::new("LeakyState", &lif.threshold, neurons), neurons);
+        let zeros = vec![F::ZERO; batch * neurons];
+        Self { reset: lif.reset_mechanism, beta, threshold, membrane: zeros.clone(), spikes: zeros }
+    }
+
+    /// Advances one step with `current`, `[batch, neurons]`.
+    pub fn step(&mut self, current: &[F]) {
+        let neurons = self.beta.len();
+        assert_eq!(current.len(), self.membrane.len(), "LeakyState::step: current of {} values for a membrane of {}", current.len(), self.membrane.len());
+        let rows = self.membrane.chunks_exact_mut(neurons).zip(self.spikes.chunks_exact_mut(neurons)).zip(current.chunks_exact(neurons));
+        for ((mem, spikes), input) in rows {
+            macro_rules! fill {
+                ($reset:expr) => {
+                    for j in 0..neurons {
+                        let u = update($reset, self.beta[j], self.threshold[j], mem[j], input[j]);
+                        mem[j] = u;
+                        spikes[j] = if u - self.threshold[j] > F::ZERO { F::ONE } else { F::ZERO };
+                    }
+                };
+            }
+            match self.reset {
+                Reset::Subtract => fill!(Reset::Subtract),
+                Reset::Zero => fill!(Reset::Zero),
+                Reset::None => fill!(Reset::None),
+            }
+        }
+    }
+}
+
 /// `H(U - threshold)` of stacked membranes.
 pub fn spikes_of<F: Float>(membranes: &Tensor<F>, threshold: &Tensor<F>) -> Tensor<F> {
     let (_, neurons) = membranes.dims2("spikes_of");

@@ -4,7 +4,7 @@
 use autodiff::{Float, Tape, Tensor, Var};
 use rand::Rng;
 
-use crate::fused::{Current, Emit, LeakyRecurrence, spikes_of};
+use crate::fused::{Current, Emit, LeakyRecurrence, LeakyState};
 use crate::leaky::{Leaky, LeakyVars, ShapeError};
 use crate::linear::{Linear, LinearVars};
 
@@ -229,29 +229,36 @@ impl<F: Float> Net<F> {
         let (batch, _) = x.dims2("Net::infer");
         let (hidden, outputs) = (self.fc1.outputs(), self.fc2.outputs());
 
+        // Step by step, with each layer's state updated in place: the
+        // working set of a step stays in the cache, unlike the stacked
+        // tensors that training keeps for backward.
         let cur1 = self.fc1.infer(x);
-        let mem1 = self.recurrence(&self.lif1, Current::Static, Emit::Spikes).membranes(&cur1, &self.lif1.beta, &self.lif1.threshold);
-        let spk1 = spikes_of(&mem1, &self.lif1.threshold);
-        drop(mem1);
-        let cur2 = self.fc2.infer(&spk1);
-        let mem2 = self.recurrence(&self.lif2, Current::PerStep, Emit::Membrane).membranes(&cur2, &self.lif2.beta, &self.lif2.threshold);
-        let spk2 = spikes_of(&mem2, &self.lif2.threshold);
-
+        let mut layer1 = LeakyState::new(&self.lif1, batch, hidden);
+        let mut layer2 = LeakyState::new(&self.lif2, batch, outputs);
         let mut spike_counts = Tensor::zeros(&[batch, outputs]);
         let mut membrane_sum = Tensor::zeros(&[batch, outputs]);
         let mut mem2_steps = Vec::with_capacity(self.num_steps);
-        let step_len = batch * outputs;
-        for t in 0..self.num_steps {
-            let step = |stacked: &Tensor<F>, width: usize| {
-                Tensor::from_vec(stacked.data()[t * batch * width..(t + 1) * batch * width].to_vec(), &[batch, width])
-            };
-            let mem2_t = step(&mem2, outputs);
-            spike_counts.add_assign(&step(&spk2, outputs));
-            membrane_sum.add_assign(&mem2_t);
-            observe(&step(&spk1, hidden), &mem2_t);
-            mem2_steps.push(mem2_t);
+        let mut spk1 = Tensor::zeros(&[batch, hidden]);
+
+        for _ in 0..self.num_steps {
+            layer1.step(cur1.data());
+            spk1.data_mut().copy_from_slice(&layer1.spikes);
+            let cur2 = self.fc2.infer(&spk1);
+            layer2.step(cur2.data());
+
+            let mem2 = Tensor::from_vec(layer2.membrane.clone(), &[batch, outputs]);
+            for ((count, sum), (&spike, &u)) in spike_counts
+                .data_mut()
+                .iter_mut()
+                .zip(membrane_sum.data_mut())
+                .zip(layer2.spikes.iter().zip(&layer2.membrane))
+            {
+                *count += spike;
+                *sum += u;
+            }
+            observe(&spk1, &mem2);
+            mem2_steps.push(mem2);
         }
-        debug_assert_eq!(mem2_steps.iter().map(Tensor::len).sum::<usize>(), self.num_steps * step_len);
         Inference { spike_counts, membrane_sum, mem2: mem2_steps }
     }
 }

@@ -120,13 +120,55 @@ impl Linear {
             bias.shape(),
             weight.shape()
         );
-        let (batch, _) = x.dims2("linear");
+        let (batch, inputs) = x.dims2("linear");
         let mut y = Tensor::zeros(&[batch, out]);
         for row in y.data_mut().chunks_exact_mut(out) {
             row.copy_from_slice(bias.data());
         }
-        gemm("linear", x, Transpose::No, weight, Transpose::Yes, F::ONE, &mut y);
+        if out <= NARROW {
+            assert!(
+                weight.shape()[1] == inputs,
+                "linear: input shape {:?} does not fit weight shape {:?}",
+                x.shape(),
+                weight.shape()
+            );
+            for (x_row, y_row) in x.data().chunks_exact(inputs).zip(y.data_mut().chunks_exact_mut(out)) {
+                for (y, w_row) in y_row.iter_mut().zip(weight.data().chunks_exact(inputs)) {
+                    *y += dot(x_row, w_row);
+                }
+            }
+        } else {
+            gemm("linear", x, Transpose::No, weight, Transpose::Yes, F::ONE, &mut y);
+        }
         y
+    }
+}
+
+/// Output width up to which [`Linear`] uses its own loops instead of
+/// `matrixmultiply`. The kernel packs the wide operand into a buffer
+/// first, and with ten outputs (the tutorial's second layer) that copy
+/// costs about as much as the product itself.
+const NARROW: usize = 16;
+
+/// The dot product, summed in 16 lanes so that the loop vectorizes.
+fn dot<F: Float>(a: &[F], b: &[F]) -> F {
+    const LANES: usize = 16;
+    let mut lanes = [F::ZERO; LANES];
+    let (a_chunks, a_rest) = a.as_chunks::<LANES>();
+    let (b_chunks, b_rest) = b.as_chunks::<LANES>();
+    for (a, b) in a_chunks.iter().zip(b_chunks) {
+        for l in 0..LANES {
+            lanes[l] += a[l] * b[l];
+        }
+    }
+    let tail: F = a_rest.iter().zip(b_rest).map(|(&a, &b)| a * b).sum();
+    lanes.iter().copied().sum::<F>() + tail
+}
+
+/// `y += alpha * x`.
+fn axpy<F: Float>(alpha: F, x: &[F], y: &mut [F]) {
+    for (y, &x) in y.iter_mut().zip(x) {
+        *y += alpha * x;
     }
 }
 
@@ -153,11 +195,36 @@ impl<F: Float> Function<F> for Linear {
             }
             sum
         });
-        vec![
-            needs[0].then(|| product("linear backward", grad, Transpose::No, weight, Transpose::No)),
-            needs[1].then(|| product("linear backward", grad, Transpose::Yes, x, Transpose::No)),
-            grad_bias,
-        ]
+        let (out, inputs) = weight.dims2("linear backward");
+        if out > NARROW {
+            return vec![
+                needs[0].then(|| product("linear backward", grad, Transpose::No, weight, Transpose::No)),
+                needs[1].then(|| product("linear backward", grad, Transpose::Yes, x, Transpose::No)),
+                grad_bias,
+            ];
+        }
+
+        // Narrow layers: each row of dX is a sum of `out` weight rows, and
+        // each row of dW a sum over the batch of input rows.
+        let grad_x = needs[0].then(|| {
+            let mut dx = Tensor::zeros(x.shape());
+            for (dx_row, g_row) in dx.data_mut().chunks_exact_mut(inputs).zip(grad.data().chunks_exact(out)) {
+                for (&g, w_row) in g_row.iter().zip(weight.data().chunks_exact(inputs)) {
+                    axpy(g, w_row, dx_row);
+                }
+            }
+            dx
+        });
+        let grad_weight = needs[1].then(|| {
+            let mut dw = Tensor::zeros(weight.shape());
+            for (x_row, g_row) in x.data().chunks_exact(inputs).zip(grad.data().chunks_exact(out)) {
+                for (&g, dw_row) in g_row.iter().zip(dw.data_mut().chunks_exact_mut(inputs)) {
+                    axpy(g, x_row, dw_row);
+                }
+            }
+            dw
+        });
+        vec![grad_x, grad_weight, grad_bias]
     }
 }
 
