@@ -10,12 +10,15 @@
 //! Everything is generic over the float type: training runs in `f32`, the
 //! reference cases and gradient checks run the same code in `f64`.
 
+pub mod decode;
+pub mod functional;
 pub mod fused;
 pub mod leaky;
 pub mod linear;
 pub mod loss;
 pub mod net;
 pub mod optim;
+pub mod spikegen;
 pub mod surrogate;
 pub mod train;
 
