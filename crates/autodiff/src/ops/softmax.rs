@@ -15,20 +15,25 @@ fn rows<F: Float>(op: &str, x: &Tensor<F>) -> usize {
     }
 }
 
-/// Writes `log(sum(exp(row)))` computed as `max + log(sum(exp(row - max)))`.
-fn log_sum_exp<F: Float>(row: &[F]) -> F {
+/// Returns the row's maximum and `log(sum(exp(row - max)))`, whose sum is
+/// `log(sum(exp(row)))`.
+///
+/// Callers compute `(v - max) - log_sum`, never `v - (max + log_sum)`: the
+/// sum `max + log_sum` would be rounded at the size of the logits, which is
+/// an error of 1e-3 in f32 near 1e4.
+fn max_and_log_sum<F: Float>(row: &[F]) -> (F, F) {
     let max = row.iter().copied().fold(row[0], F::max);
     let sum: F = row.iter().map(|&v| (v - max).exp()).sum();
-    max + sum.ln()
+    (max, sum.ln())
 }
 
 fn softmax_tensor<F: Float>(op: &str, x: &Tensor<F>) -> Tensor<F> {
     let cols = rows(op, x);
     let mut y = x.clone();
     for row in y.data_mut().chunks_exact_mut(cols) {
-        let lse = log_sum_exp(row);
+        let (max, log_sum) = max_and_log_sum(row);
         for v in row.iter_mut() {
-            *v = (*v - lse).exp();
+            *v = ((*v - max) - log_sum).exp();
         }
     }
     y
@@ -70,9 +75,9 @@ impl<F: Float> Function<F> for LogSoftmax {
         let cols = rows("log_softmax", inputs[0]);
         let mut y = inputs[0].clone();
         for row in y.data_mut().chunks_exact_mut(cols) {
-            let lse = log_sum_exp(row);
+            let (max, log_sum) = max_and_log_sum(row);
             for v in row.iter_mut() {
-                *v -= lse;
+                *v = (*v - max) - log_sum;
             }
         }
         y
@@ -140,7 +145,8 @@ pub fn cross_entropy_value<F: Float>(logits: &Tensor<F>, labels: &[usize]) -> F 
     assert_eq!(labels.len(), batch, "cross_entropy: {} labels for logits of shape {:?}", labels.len(), logits.shape());
     let mut total = F::ZERO;
     for (row, &label) in logits.data().chunks_exact(classes).zip(labels) {
-        total += log_sum_exp(row) - row[label];
+        let (max, log_sum) = max_and_log_sum(row);
+        total += log_sum - (row[label] - max);
     }
     total / F::from_f64(batch as f64)
 }
