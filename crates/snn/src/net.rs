@@ -202,9 +202,20 @@ impl<F: Float> Net<F> {
     /// [`crate::fused`]: five nodes in all, whatever the number of steps.
     /// The values and gradients equal [`Net::forward`]'s.
     pub fn forward_fused<'t>(&self, vars: &NetVars<'t, F>, x: Var<'t, F>) -> FusedRecord<'t, F> {
+        self.forward_fused_input(vars, x, Current::Static)
+    }
+
+    /// [`Net::forward_fused`] for an input that changes from step to step,
+    /// such as spike-encoded images: `x_steps` is `[num_steps * batch,
+    /// inputs]`, the rows of step 0 first.
+    pub fn forward_fused_steps<'t>(&self, vars: &NetVars<'t, F>, x_steps: Var<'t, F>) -> FusedRecord<'t, F> {
+        self.forward_fused_input(vars, x_steps, Current::PerStep)
+    }
+
+    fn forward_fused_input<'t>(&self, vars: &NetVars<'t, F>, x: Var<'t, F>, input: Current) -> FusedRecord<'t, F> {
         let tape = x.tape();
         let cur1 = Linear::forward(&vars.fc1, x);
-        let layer1 = self.recurrence(&self.lif1, Current::Static, Emit::Spikes);
+        let layer1 = self.recurrence(&self.lif1, input, Emit::Spikes);
         let spk1 = tape.apply(layer1, &[cur1, vars.lif1.beta, vars.lif1.threshold]);
         let cur2 = spk1.linear(vars.fc2.weight, vars.fc2.bias);
         let layer2 = self.recurrence(&self.lif2, Current::PerStep, Emit::Membrane);
@@ -225,14 +236,35 @@ impl<F: Float> Net<F> {
     /// Like [`Net::infer`], and calls `observe(spk1, mem2)` with each
     /// step's hidden spikes `[batch, hidden]` and output membranes
     /// `[batch, outputs]`, for figures.
-    pub fn infer_with(&self, x: &Tensor<F>, mut observe: impl FnMut(&Tensor<F>, &Tensor<F>)) -> Inference<F> {
+    pub fn infer_with(&self, x: &Tensor<F>, observe: impl FnMut(&Tensor<F>, &Tensor<F>)) -> Inference<F> {
         let (batch, _) = x.dims2("Net::infer");
+        self.infer_input(&self.fc1.infer(x), batch, Current::Static, observe)
+    }
+
+    /// [`Net::infer`] for an input that changes from step to step:
+    /// `x_steps` is `[num_steps * batch, inputs]`, the rows of step 0 first.
+    pub fn infer_steps(&self, x_steps: &Tensor<F>) -> Inference<F> {
+        let (rows, _) = x_steps.dims2("Net::infer_steps");
+        assert!(
+            rows % self.num_steps == 0,
+            "Net::infer_steps: {rows} input rows do not split into {} steps",
+            self.num_steps
+        );
+        self.infer_input(&self.fc1.infer(x_steps), rows / self.num_steps, Current::PerStep, |_, _| {})
+    }
+
+    fn infer_input(
+        &self,
+        cur1: &Tensor<F>,
+        batch: usize,
+        input: Current,
+        mut observe: impl FnMut(&Tensor<F>, &Tensor<F>),
+    ) -> Inference<F> {
         let (hidden, outputs) = (self.fc1.outputs(), self.fc2.outputs());
 
         // Step by step, with each layer's state updated in place: the
         // working set of a step stays in the cache, unlike the stacked
         // tensors that training keeps for backward.
-        let cur1 = self.fc1.infer(x);
         let mut layer1 = LeakyState::new(&self.lif1, batch, hidden);
         let mut layer2 = LeakyState::new(&self.lif2, batch, outputs);
         let mut spike_counts = Tensor::zeros(&[batch, outputs]);
@@ -240,8 +272,11 @@ impl<F: Float> Net<F> {
         let mut mem2_steps = Vec::with_capacity(self.num_steps);
         let mut spk1 = Tensor::zeros(&[batch, hidden]);
 
-        for _ in 0..self.num_steps {
-            layer1.step(cur1.data());
+        for t in 0..self.num_steps {
+            match input {
+                Current::Static => layer1.step(cur1.data()),
+                Current::PerStep => layer1.step(&cur1.data()[t * batch * hidden..(t + 1) * batch * hidden]),
+            }
             spk1.data_mut().copy_from_slice(&layer1.spikes);
             let cur2 = self.fc2.infer(&spk1);
             layer2.step(cur2.data());

@@ -24,7 +24,10 @@ pub struct StepOutput<F> {
 #[derive(Clone, Debug, PartialEq)]
 pub enum TrainError {
     Label(LabelError),
-    /// The loss was NaN or infinite; the parameters were left unchanged.
+    /// The loss, or its gradient with respect to a parameter, was NaN or
+    /// infinite; the parameters were left unchanged. `loss` is finite when
+    /// only the gradient was not (a NaN input pixel does that, because a
+    /// NaN membrane never spikes).
     NonFiniteLoss { loss: f64 },
 }
 
@@ -32,6 +35,11 @@ impl fmt::Display for TrainError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Self::Label(err) => err.fmt(f),
+            Self::NonFiniteLoss { loss } if loss.is_finite() => write!(
+                f,
+                "the loss is {loss} but its gradient contains NaN or infinity, so the parameters were not \
+                 updated; check the input data for invalid values or lower the learning rate (--lr)"
+            ),
             Self::NonFiniteLoss { loss } => write!(
                 f,
                 "the loss is {loss}, so the parameters were not updated; lower the learning rate (--lr) \
@@ -57,14 +65,41 @@ impl From<LabelError> for TrainError {
 /// computed for them.
 ///
 /// # Errors
-/// A label that is not a valid class, or a non-finite loss. The parameters
-/// are unchanged in both cases.
+/// A label that is not a valid class, or a non-finite loss or gradient. The
+/// parameters are unchanged in every case.
 pub fn train_step<F: Float>(net: &mut Net<F>, adam: &mut Adam<F>, images: Tensor<F>, labels: &[usize]) -> Result<StepOutput<F>, TrainError> {
-    let (batch, _) = images.dims2("train_step");
+    fused_train_step(net, adam, images, labels, false)
+}
+
+/// [`train_step`] for an input that changes from step to step, such as
+/// spike-encoded images: `x_steps` is `[num_steps * batch, inputs]`, the
+/// rows of step 0 first ([`crate::spikegen`] writes this layout).
+///
+/// # Errors
+/// As [`train_step`].
+pub fn train_step_encoded<F: Float>(
+    net: &mut Net<F>,
+    adam: &mut Adam<F>,
+    x_steps: Tensor<F>,
+    labels: &[usize],
+) -> Result<StepOutput<F>, TrainError> {
+    fused_train_step(net, adam, x_steps, labels, true)
+}
+
+fn fused_train_step<F: Float>(
+    net: &mut Net<F>,
+    adam: &mut Adam<F>,
+    input: Tensor<F>,
+    labels: &[usize],
+    per_step: bool,
+) -> Result<StepOutput<F>, TrainError> {
+    let (rows, _) = input.dims2("train_step");
+    let batch = if per_step { rows / net.num_steps } else { rows };
     check_labels(labels, batch, net.fc2.outputs())?;
     let tape = Tape::new();
     let vars = net.register(&tape);
-    let record = net.forward_fused(&vars, tape.constant(images));
+    let x = tape.constant(input);
+    let record = if per_step { net.forward_fused_steps(&vars, x) } else { net.forward_fused(&vars, x) };
 
     let loss = stacked_cross_entropy(record.mem2, labels, net.num_steps)?;
     let loss_value = loss.item();
@@ -74,6 +109,9 @@ pub fn train_step<F: Float>(net: &mut Net<F>, adam: &mut Adam<F>, images: Tensor
 
     let grads = loss.backward();
     let param_grads: Vec<Tensor<F>> = net.parameter_vars(&vars).into_iter().map(|v| grads.get_or_zeros(v)).collect();
+    if !all_finite(&param_grads) {
+        return Err(TrainError::NonFiniteLoss { loss: loss_value.to_f64() });
+    }
     let mem2 = record.mem2.value();
     let spikes = spikes_of(&mem2, &net.lif2.threshold);
     let outputs = net.fc2.outputs();
@@ -83,6 +121,12 @@ pub fn train_step<F: Float>(net: &mut Net<F>, adam: &mut Adam<F>, images: Tensor
 
     adam.step(net.parameters_mut(), &param_grads);
     Ok(StepOutput { loss: loss_value, spike_counts, membrane_sum })
+}
+
+/// Returns whether every gradient value is finite. Adam would write a NaN
+/// or an infinity straight into the parameters.
+fn all_finite<F: Float>(grads: &[Tensor<F>]) -> bool {
+    grads.iter().all(|g| g.data().iter().all(|v| v.is_finite()))
 }
 
 /// Adds the step blocks of a stacked `[steps * batch, width]` tensor.
@@ -121,6 +165,9 @@ pub fn train_step_unrolled<F: Float>(
 
     let grads = loss.backward();
     let param_grads: Vec<Tensor<F>> = net.parameter_vars(&vars).into_iter().map(|v| grads.get_or_zeros(v)).collect();
+    if !all_finite(&param_grads) {
+        return Err(TrainError::NonFiniteLoss { loss: loss_value.to_f64() });
+    }
     let (spike_counts, membrane_sum) = summed_outputs(&records);
     drop(records);
 
@@ -148,10 +195,24 @@ fn summed_outputs<F: Float>(records: &[crate::net::StepRecord<'_, F>]) -> (Tenso
 pub fn eval_step<F: Float>(net: &Net<F>, images: &Tensor<F>, labels: &[usize]) -> Result<StepOutput<F>, LabelError> {
     let (batch, _) = images.dims2("eval_step");
     check_labels(labels, batch, net.fc2.outputs())?;
-    let out = net.infer(images);
-    Ok(StepOutput {
+    Ok(output_of(net.infer(images), labels))
+}
+
+/// [`eval_step`] for an input that changes from step to step:
+/// `x_steps` is `[num_steps * batch, inputs]`, the rows of step 0 first.
+///
+/// # Errors
+/// A label that is not a valid class.
+pub fn eval_step_encoded<F: Float>(net: &Net<F>, x_steps: &Tensor<F>, labels: &[usize]) -> Result<StepOutput<F>, LabelError> {
+    let (rows, _) = x_steps.dims2("eval_step_encoded");
+    check_labels(labels, rows / net.num_steps, net.fc2.outputs())?;
+    Ok(output_of(net.infer_steps(x_steps), labels))
+}
+
+fn output_of<F: Float>(out: crate::net::Inference<F>, labels: &[usize]) -> StepOutput<F> {
+    StepOutput {
         loss: membrane_cross_entropy_value(&out.mem2, labels),
         spike_counts: out.spike_counts,
         membrane_sum: out.membrane_sum,
-    })
+    }
 }

@@ -104,3 +104,33 @@ fn learnable_beta_and_threshold_match() {
         compare(&small_net(reset, true, true, 3), 3);
     }
 }
+
+#[test]
+fn per_step_input_of_repeated_image_matches_static() {
+    let net = small_net(Reset::Subtract, true, true, 5);
+    let mut rng = StdRng::seed_from_u64(7);
+    let batch = 3;
+    let x = Tensor::from_vec((0..batch * 12).map(|_| rng.random_range(0.0..1.0)).collect(), &[batch, 12]);
+    let repeated: Vec<f64> = (0..net.num_steps).flat_map(|_| x.data().to_vec()).collect();
+    let x_steps = Tensor::from_vec(repeated, &[net.num_steps * batch, 12]);
+    let labels = [0, 3, 1];
+
+    let tape = Tape::new();
+    let vars = net.register(&tape);
+    let fixed = stacked_cross_entropy(net.forward_fused(&vars, tape.constant(x.clone())).mem2, &labels, net.num_steps).unwrap();
+    let steps_tape = Tape::new();
+    let steps_vars = net.register(&steps_tape);
+    let stepped = net.forward_fused_steps(&steps_vars, steps_tape.constant(x_steps.clone()));
+    let stepped_loss = stacked_cross_entropy(stepped.mem2, &labels, net.num_steps).unwrap();
+
+    assert_close("loss", &stepped_loss.value(), &fixed.value());
+    let (fixed_grads, stepped_grads) = (fixed.backward(), stepped_loss.backward());
+    let pairs = net.parameter_vars(&steps_vars).into_iter().zip(net.parameter_vars(&vars));
+    for (stepped_var, fixed_var) in pairs {
+        assert_close("gradient", &stepped_grads.get_or_zeros(stepped_var), &fixed_grads.get_or_zeros(fixed_var));
+    }
+
+    let (a, b) = (net.infer_steps(&x_steps), net.infer(&x));
+    assert_close("spike counts", &a.spike_counts, &b.spike_counts);
+    assert_close("membrane sum", &a.membrane_sum, &b.membrane_sum);
+}
