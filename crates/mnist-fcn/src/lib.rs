@@ -5,6 +5,7 @@
 pub mod batch;
 pub mod data;
 pub mod download;
+pub mod figures;
 pub mod idx;
 pub mod output;
 pub mod training;

@@ -14,7 +14,9 @@ use indicatif::{ProgressBar, ProgressStyle};
 use mnist_fcn::data::{self, Dataset, MnistData};
 use mnist_fcn::download;
 use mnist_fcn::output::{Metrics, load_weights, save_weights};
-use mnist_fcn::training::{self, Engine, Evaluation, Progress, TrainConfig, TrainOutcome};
+use mnist_fcn::data::Split;
+use mnist_fcn::figures;
+use mnist_fcn::training::{self, Encoding, Engine, Evaluation, Progress, TrainConfig, TrainOutcome};
 use rand::SeedableRng;
 use rand::rngs::StdRng;
 use snn::Net;
@@ -73,7 +75,7 @@ struct Args {
     #[arg(long, default_value_t = 0)]
     seed: u64,
 
-    /// Folder for metrics.json and weights.safetensors.
+    /// Folder for metrics.json, weights.safetensors and figures/ (SVG and PNG).
     /// Default: runs/<dataset>-seed<seed>-<UTC time>/.
     #[arg(long, value_name = "DIR")]
     out_dir: Option<PathBuf>,
@@ -99,6 +101,12 @@ struct Args {
     #[arg(long, value_enum, default_value_t = Engine::Fused)]
     engine: Engine,
 
+    /// Input of each time step: the pixel values (direct, as in the tutorial), Bernoulli
+    /// spikes with the pixel value as probability (rate), or one spike per pixel, brighter
+    /// pixels first (latency).
+    #[arg(long, value_enum, default_value_t = Encoding::Direct)]
+    encoding: Encoding,
+
     /// Print a progress report every this many iterations.
     #[arg(long, default_value_t = 50, value_name = "N")]
     report_every: usize,
@@ -120,6 +128,7 @@ impl Args {
             seed: self.seed,
             report_every: self.report_every.max(1),
             engine: self.engine,
+            encoding: self.encoding,
         }
     }
 
@@ -221,15 +230,21 @@ fn metrics(args: &Args, data: &MnistData, outcome: Option<&TrainOutcome>, eval: 
     }
 }
 
-fn write_outputs(args: &Args, metrics: &Metrics, net: Option<&Net<f32>>) -> Result<(), String> {
+/// Writes the metrics, and for a trained network its weights and figures.
+fn write_outputs(args: &Args, metrics: &Metrics, trained: Option<(&Net<f32>, &Split)>) -> Result<(), String> {
     let out_dir = args.out_dir();
     let metrics_path = args.metrics_json.clone().unwrap_or_else(|| out_dir.join("metrics.json"));
     metrics.write(&metrics_path).map_err(|e| e.to_string())?;
     println!("Metrics written to {}", metrics_path.display());
-    if let Some(net) = net {
+    if let Some((net, test)) = trained {
         let weights_path = args.save.clone().unwrap_or_else(|| out_dir.join("weights.safetensors"));
         save_weights(net, &weights_path).map_err(|e| e.to_string())?;
         println!("Weights written to {}", weights_path.display());
+
+        let figures_dir = out_dir.join("figures");
+        figures::write_run_figures(&figures_dir, &metrics.train_loss, &metrics.test_loss, net, test)
+            .map_err(|e| e.to_string())?;
+        println!("Figures written to {}", figures_dir.display());
     }
     Ok(())
 }
@@ -258,7 +273,8 @@ fn run(args: &Args, stop: &AtomicBool) -> Result<ExitCode, String> {
     if args.eval_only {
         let path = args.load.as_deref().expect("clap requires --load with --eval-only");
         let net = load_net(args, path)?;
-        let eval = training::evaluate(&net, &data.test, config.batch_size);
+        let eval = training::evaluate(&net, &data.test, config.batch_size, config.encoding, config.seed)
+            .map_err(|e| e.to_string())?;
         print_evaluation(&eval);
         write_outputs(args, &metrics(args, &data, None, &eval), None)?;
         return Ok(ExitCode::SUCCESS);
@@ -276,10 +292,12 @@ fn run(args: &Args, stop: &AtomicBool) -> Result<ExitCode, String> {
     bar.finish_and_clear();
     let outcome = outcome.map_err(|e| e.to_string())?;
 
-    let eval = training::evaluate(&outcome.net, &data.test, config.batch_size);
+    let eval = training::evaluate(&outcome.net, &data.test, config.batch_size, config.encoding, config.seed)
+        .map_err(|e| e.to_string())?;
     print_evaluation(&eval);
     println!("Training time: {:.2} s for {} iterations", outcome.train_seconds, outcome.train_loss.len());
-    write_outputs(args, &metrics(args, &data, Some(&outcome), &eval), Some(&outcome.net))?;
+    let metrics = metrics(args, &data, Some(&outcome), &eval);
+    write_outputs(args, &metrics, Some((&outcome.net, &data.test)))?;
 
     if outcome.interrupted {
         eprintln!(

@@ -41,6 +41,14 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), OutputError> {
     let mut file = tempfile::NamedTempFile::new_in(dir).map_err(|e| error(dir, format!("cannot create a temporary file: {e}")))?;
     file.write_all(bytes).map_err(|e| error(path, format!("write failed: {e}")))?;
     file.as_file().sync_all().map_err(|e| error(path, format!("write failed: {e}")))?;
+    // The temporary file is created readable by its owner only; give the
+    // finished file the usual permissions of a new file.
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let permissions = std::fs::Permissions::from_mode(0o644);
+        file.as_file().set_permissions(permissions).map_err(|e| error(path, format!("cannot set permissions: {e}")))?;
+    }
     file.persist(path).map_err(|e| error(path, format!("cannot move the finished file into place: {}", e.error)))?;
     Ok(())
 }

@@ -8,7 +8,10 @@ use std::time::Instant;
 use rand::SeedableRng;
 use rand::rngs::StdRng;
 use snn::loss::{count_correct, membrane_predictions, rate_predictions};
-use snn::{Adam, Net, NetConfig, TrainError, eval_step, train_step, train_step_unrolled};
+use autodiff::Tensor;
+use rand::Rng;
+use snn::spikegen::{self, LatencyOptions};
+use snn::{Adam, Net, NetConfig, StepOutput, TrainError, eval_step, eval_step_encoded, train_step, train_step_encoded, train_step_unrolled};
 
 use crate::batch::{Batch, epoch_order, gather, random_batch};
 use crate::data::{MnistData, Split};
@@ -22,6 +25,42 @@ pub enum Engine {
     /// Every time step recorded op by op (`snn::train_step_unrolled`):
     /// the straightforward reading of BPTT, slower, with the same results.
     Unrolled,
+}
+
+/// How an image becomes the network's input at each time step.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum Encoding {
+    /// The pixel values themselves at every step, as Tutorial 5 feeds them.
+    #[default]
+    Direct,
+    /// A spike at each step with probability equal to the pixel value
+    /// (snnTorch's `spikegen.rate`), drawn anew for every batch.
+    Rate,
+    /// One spike per pixel, earlier for brighter pixels (snnTorch's
+    /// `spikegen.latency` with its defaults: tau 1, threshold 0.01).
+    Latency,
+}
+
+impl Encoding {
+    /// The input of a batch: the images as they are for [`Encoding::Direct`],
+    /// otherwise `[steps * batch, pixels]` spikes.
+    fn encode(self, images: Tensor<f32>, steps: usize, rng: &mut impl Rng) -> Result<Tensor<f32>, RunError> {
+        let encoded = match self {
+            Self::Direct => return Ok(images),
+            Self::Rate => spikegen::rate(&images, steps, rng),
+            Self::Latency => spikegen::latency(&images, steps, &LatencyOptions::default()),
+        };
+        encoded.map_err(|e| RunError::Data(e.to_string()))
+    }
+}
+
+/// Evaluates one batch of input made by [`Encoding::encode`].
+fn eval_input(net: &Net<f32>, encoding: Encoding, input: &Tensor<f32>, labels: &[usize]) -> Result<StepOutput<f32>, String> {
+    let result = match encoding {
+        Encoding::Direct => eval_step(net, input, labels),
+        Encoding::Rate | Encoding::Latency => eval_step_encoded(net, input, labels),
+    };
+    result.map_err(|e| e.to_string())
 }
 
 /// The settings of a training run. The defaults are Tutorial 5's.
@@ -45,11 +84,13 @@ pub struct TrainConfig {
     pub report_every: usize,
     /// Default [`Engine::Fused`].
     pub engine: Engine,
+    /// Default [`Encoding::Direct`].
+    pub encoding: Encoding,
 }
 
 impl Default for TrainConfig {
     fn default() -> Self {
-        Self { epochs: 1, batch_size: 128, num_steps: 25, beta: 0.95, lr: 5e-4, hidden: 1000, seed: 0, report_every: 50, engine: Engine::Fused }
+        Self { epochs: 1, batch_size: 128, num_steps: 25, beta: 0.95, lr: 5e-4, hidden: 1000, seed: 0, report_every: 50, engine: Engine::Fused, encoding: Encoding::Direct }
     }
 }
 
@@ -88,6 +129,13 @@ impl TrainConfig {
         }
         if !(self.lr.is_finite() && self.lr > 0.0) {
             return Err(ConfigError { option: "--lr", value: self.lr.to_string(), allowed: "a positive, finite number" });
+        }
+        if self.engine == Engine::Unrolled && self.encoding != Encoding::Direct {
+            return Err(ConfigError {
+                option: "--engine",
+                value: "unrolled".into(),
+                allowed: "fused when --encoding is rate or latency (the unrolled engine takes direct input only)",
+            });
         }
         Ok(())
     }
@@ -197,13 +245,14 @@ pub fn train(
         // loop's. With one free core the two threads simply share it.
         let (job_sender, jobs) = mpsc::channel::<(Net<f32>, Batch)>();
         let (result_sender, results) = mpsc::channel::<Result<(f32, f64), String>>();
+        let encoding = config.encoding;
         scope.spawn(move || {
             for (net, batch) in jobs {
-                let result = eval_step(&net, &batch.images, &batch.labels).map(|test| {
+                let result = eval_input(&net, encoding, &batch.images, &batch.labels).map(|test| {
                     let correct = count_correct(&rate_predictions(&test.spike_counts), &batch.labels);
                     (test.loss, accuracy(correct, batch.labels.len()))
                 });
-                if result_sender.send(result.map_err(|e| e.to_string())).is_err() {
+                if result_sender.send(result).is_err() {
                     break;
                 }
             }
@@ -226,9 +275,11 @@ pub fn train(
             let batches = epoch_order(data.train.labels.len(), config.batch_size, &mut rng);
             for (iteration, indices) in batches.iter().enumerate() {
                 let batch = gather(&data.train, indices);
-                let result = match config.engine {
-                    Engine::Fused => train_step(&mut net, &mut adam, batch.images, &batch.labels),
-                    Engine::Unrolled => train_step_unrolled(&mut net, &mut adam, batch.images, &batch.labels),
+                let input = config.encoding.encode(batch.images, config.num_steps, &mut rng)?;
+                let result = match (config.engine, config.encoding) {
+                    (Engine::Unrolled, _) => train_step_unrolled(&mut net, &mut adam, input, &batch.labels),
+                    (Engine::Fused, Encoding::Direct) => train_step(&mut net, &mut adam, input, &batch.labels),
+                    (Engine::Fused, _) => train_step_encoded(&mut net, &mut adam, input, &batch.labels),
                 };
                 let step = match result {
                     Ok(step) => step,
@@ -245,7 +296,8 @@ pub fn train(
                 collect(&mut in_flight, &mut test_loss)?;
 
                 let test_indices = random_batch(data.test.labels.len(), config.batch_size, &mut rng);
-                let test_batch = gather(&data.test, &test_indices);
+                let mut test_batch = gather(&data.test, &test_indices);
+                test_batch.images = config.encoding.encode(test_batch.images, config.num_steps, &mut rng)?;
                 job_sender
                     .send((net.clone(), test_batch))
                     .map_err(|_| RunError::Data("the test evaluation thread stopped".into()))?;
@@ -301,15 +353,20 @@ impl Evaluation {
 
 /// Evaluates `net` on every image of `split`, in batches of `batch_size`
 /// (the last one may be smaller).
-pub fn evaluate(net: &Net<f32>, split: &Split, batch_size: usize) -> Evaluation {
+///
+/// With a spike encoding, the input of every image is drawn from a
+/// generator seeded with `seed`, so an evaluation can be repeated exactly.
+pub fn evaluate(net: &Net<f32>, split: &Split, batch_size: usize, encoding: Encoding, seed: u64) -> Result<Evaluation, RunError> {
     let start = Instant::now();
+    let mut rng = StdRng::seed_from_u64(seed);
     let all: Vec<usize> = (0..split.labels.len()).collect();
     let mut result =
         Evaluation { images: all.len(), correct_rate: 0, correct_membrane: 0, spike_count_ties: 0, silent: 0, seconds: 0.0 };
 
     for indices in all.chunks(batch_size.max(1)) {
         let batch = gather(split, indices);
-        let out = net.infer(&batch.images);
+        let input = encoding.encode(batch.images, net.num_steps, &mut rng)?;
+        let out = eval_input(net, encoding, &input, &batch.labels).map_err(RunError::Data)?;
         result.correct_rate += count_correct(&rate_predictions(&out.spike_counts), &batch.labels);
         result.correct_membrane += count_correct(&membrane_predictions(&out.membrane_sum), &batch.labels);
 
@@ -325,5 +382,5 @@ pub fn evaluate(net: &Net<f32>, split: &Split, batch_size: usize) -> Evaluation 
         }
     }
     result.seconds = start.elapsed().as_secs_f64();
-    result
+    Ok(result)
 }

@@ -39,7 +39,7 @@ fn one_epoch_reaches_membrane_accuracy() {
     assert!(first > 40.0, "first loss {first}");
     assert!(last_ten < 0.5 * first, "loss fell from {first} only to {last_ten}");
 
-    let eval = training::evaluate(&outcome.net, &data.test, 128);
+    let eval = training::evaluate(&outcome.net, &data.test, 128, training::Encoding::Direct, 0).expect("evaluation runs");
     assert_eq!(eval.images, 2000);
     let membrane = eval.accuracy_membrane();
     assert!(membrane >= 0.85, "membrane accuracy {membrane}");
