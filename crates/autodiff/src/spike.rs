@@ -35,6 +35,7 @@ impl Default for ATan {
     }
 }
 
+// ANCHOR: atan
 impl<F: Float> Surrogate<F> for ATan {
     fn grad(&self, x: F) -> F {
         let half_alpha = F::from_f64(self.alpha / 2.0);
@@ -42,6 +43,7 @@ impl<F: Float> Surrogate<F> for ATan {
         half_alpha / (F::ONE + scaled * scaled)
     }
 }
+// ANCHOR_END: atan
 
 /// `S = 1 if U - threshold > 0 else 0` (strict: a membrane exactly at the
 /// threshold does not spike), with the surrogate's derivative in backward.
@@ -52,6 +54,7 @@ pub struct Heaviside<S> {
     pub surrogate: S,
 }
 
+// ANCHOR: heaviside
 impl<F: Float, S: Surrogate<F>> Function<F> for Heaviside<S> {
     fn name(&self) -> &'static str {
         "spike"
@@ -89,6 +92,7 @@ impl<F: Float, S: Surrogate<F>> Function<F> for Heaviside<S> {
         vec![needs[0].then_some(grad_membrane), grad_threshold]
     }
 }
+// ANCHOR_END: heaviside
 
 impl<'t, F: Float> Var<'t, F> {
     /// Spikes where this membrane exceeds `threshold` (one value, or one per

@@ -16,6 +16,7 @@ use crate::{Float, Tensor};
 /// function such as the Heaviside spike. The tape calls `forward` once,
 /// then keeps the function (with whatever `forward` saved in it) until
 /// backward needs it.
+// ANCHOR: function_trait
 pub trait Function<F: Float> {
     /// The op's name, used in panic messages.
     fn name(&self) -> &'static str;
@@ -36,6 +37,7 @@ pub trait Function<F: Float> {
         needs_grad: &[bool],
     ) -> Vec<Option<Tensor<F>>>;
 }
+// ANCHOR_END: function_trait
 
 struct Node<F: Float> {
     value: Rc<Tensor<F>>,
@@ -91,6 +93,7 @@ impl<F: Float> Tape<F> {
     ///
     /// When no input requires a gradient, the function is dropped after the
     /// forward pass and the result is a constant.
+    // ANCHOR: apply
     pub fn apply(&self, mut function: impl Function<F> + 'static, inputs: &[Var<'_, F>]) -> Var<'_, F> {
         let (values, requires_grad) = {
             let nodes = self.nodes.borrow();
@@ -111,6 +114,7 @@ impl<F: Float> Tape<F> {
         let function: Option<Box<dyn Function<F>>> = if requires_grad { Some(Box::new(function)) } else { None };
         self.push(Rc::new(output), ids, function, requires_grad, false)
     }
+    // ANCHOR_END: apply
 
     /// The number of nodes recorded so far.
     pub fn len(&self) -> usize {
@@ -150,6 +154,7 @@ impl<F: Float> Tape<F> {
             grads[root] = Some(Tensor::full(root_shape, F::ONE));
         }
 
+        // ANCHOR: backward_loop
         for id in (0..=root).rev() {
             let node = &nodes[id];
             let Some(function) = &node.function else { continue };
@@ -189,6 +194,7 @@ impl<F: Float> Tape<F> {
                 }
             }
         }
+        // ANCHOR_END: backward_loop
 
         // Only leaves keep their gradient: that is what the caller asked for.
         for (id, grad) in grads.iter_mut().enumerate() {

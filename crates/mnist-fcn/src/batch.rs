@@ -17,6 +17,7 @@ pub struct Batch {
 /// Gathers the images at `indices` into a batch, scaling each pixel
 /// `p` to `p / 255` (torchvision's `ToTensor`; `Normalize((0,), (1,))` then
 /// changes nothing).
+// ANCHOR: gather
 pub fn gather(split: &Split, indices: &[usize]) -> Batch {
     let pixels = split.images.pixels_per_image();
     let mut data = Vec::with_capacity(indices.len() * pixels);
@@ -28,15 +29,18 @@ pub fn gather(split: &Split, indices: &[usize]) -> Batch {
         labels: indices.iter().map(|&i| usize::from(split.labels[i])).collect(),
     }
 }
+// ANCHOR_END: gather
 
 /// The batches of one epoch: a fresh shuffle of `0..count`, cut into
 /// `batch_size` pieces, the last partial piece dropped (PyTorch's
 /// `shuffle=True, drop_last=True`).
+// ANCHOR: epoch_order
 pub fn epoch_order(count: usize, batch_size: usize, rng: &mut impl Rng) -> Vec<Vec<usize>> {
     let mut order: Vec<usize> = (0..count).collect();
     order.shuffle(rng);
     order.chunks_exact(batch_size).map(<[usize]>::to_vec).collect()
 }
+// ANCHOR_END: epoch_order
 
 /// `size` distinct indices of `0..count` drawn at random (all of them, in
 /// random order, when `count <= size`).

@@ -152,6 +152,7 @@ impl<F: Float> Leaky<F> {
     }
 
     /// One step on the tape: returns `(spikes, membrane)`.
+    // ANCHOR: leaky_step
     pub fn step<'t>(&self, vars: &LeakyVars<'t, F>, current: Var<'t, F>, membrane: Var<'t, F>) -> (Var<'t, F>, Var<'t, F>) {
         let tape = current.tape();
         let membrane = tape.apply(
@@ -161,6 +162,7 @@ impl<F: Float> Leaky<F> {
         let spikes = membrane.spike(vars.threshold, self.spike_grad);
         (spikes, membrane)
     }
+    // ANCHOR_END: leaky_step
 
     /// One step without a tape, for inference: updates `membrane` and
     /// returns the spikes. The same rules as [`Leaky::step`].
@@ -190,6 +192,7 @@ fn clamp_unit<F: Float>(beta: F) -> (F, bool) {
     }
 }
 
+// ANCHOR: leaky_update
 impl LeakyUpdate {
     fn compute<F: Float>(reset: Reset, current: &Tensor<F>, previous: &Tensor<F>, beta: &Tensor<F>, threshold: &Tensor<F>) -> Tensor<F> {
         assert!(
@@ -268,6 +271,7 @@ impl<F: Float> Function<F> for LeakyUpdate {
         vec![needs[0].then(|| grad.clone()), grad_previous, grad_beta, grad_threshold]
     }
 }
+// ANCHOR_END: leaky_update
 
 #[cfg(test)]
 mod tests {

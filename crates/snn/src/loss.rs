@@ -8,6 +8,7 @@ use autodiff::{Float, LabelError, Tensor, Var, ops::cross_entropy_value};
 /// # Errors
 /// A [`LabelError`] when a label is not a valid class or the count differs
 /// from the batch.
+// ANCHOR: membrane_cross_entropy
 pub fn membrane_cross_entropy<'t, F: Float>(mem2: &[Var<'t, F>], labels: &[usize]) -> Result<Var<'t, F>, LabelError> {
     let mut total: Option<Var<'t, F>> = None;
     for mem in mem2 {
@@ -19,6 +20,7 @@ pub fn membrane_cross_entropy<'t, F: Float>(mem2: &[Var<'t, F>], labels: &[usize
     }
     Ok(total.expect("membrane_cross_entropy: no time steps"))
 }
+// ANCHOR_END: membrane_cross_entropy
 
 /// [`membrane_cross_entropy`] on the stacked membranes of all steps,
 /// `[steps * batch, classes]`: the mean over all rows times the number of
@@ -40,6 +42,7 @@ pub fn membrane_cross_entropy_value<F: Float>(mem2: &[Tensor<F>], labels: &[usiz
 
 /// The index of the largest value of each row; ties go to the lowest index,
 /// as `torch.max` does.
+// ANCHOR: argmax_rows
 pub fn argmax_rows<F: Float>(values: &Tensor<F>) -> Vec<usize> {
     let (_, classes) = values.dims2("argmax_rows");
     values
@@ -56,6 +59,7 @@ pub fn argmax_rows<F: Float>(values: &Tensor<F>) -> Vec<usize> {
         })
         .collect()
 }
+// ANCHOR_END: argmax_rows
 
 /// Rate decoding: the class whose output neuron spiked most. A tie goes to
 /// the lowest class index, so a sample with no output spike is class 0.

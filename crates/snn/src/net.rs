@@ -179,6 +179,7 @@ impl<F: Float> Net<F> {
     /// `fc1(x)` is the same at every step, so it is computed once and used
     /// 25 times; backward then sums its gradient over the 25 uses, which
     /// gives exactly the gradient of recomputing it at each step.
+    // ANCHOR: net_forward
     pub fn forward<'t>(&self, vars: &NetVars<'t, F>, x: Var<'t, F>) -> Vec<StepRecord<'t, F>> {
         let tape = x.tape();
         let batch = x.shape()[0];
@@ -197,6 +198,7 @@ impl<F: Float> Net<F> {
         }
         records
     }
+    // ANCHOR_END: net_forward
 
     /// Runs the network over `num_steps` on the tape with the fused ops of
     /// [`crate::fused`]: five nodes in all, whatever the number of steps.

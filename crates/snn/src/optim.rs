@@ -63,6 +63,7 @@ impl<F: Float> Adam<F> {
             (F::from_f64(1.0 - beta1), F::from_f64(beta2), F::from_f64(1.0 - beta2));
         let (bias_correction2_sqrt, eps) = (F::from_f64(bias_correction2_sqrt), F::from_f64(self.eps));
 
+        // ANCHOR: adam_update
         for (((param, grad), m), v) in params.into_iter().zip(grads).zip(&mut self.m).zip(&mut self.v) {
             assert_eq!(param.shape(), grad.shape(), "Adam::step: parameter and gradient shapes differ");
             let values = param.data_mut().iter_mut();
@@ -73,6 +74,7 @@ impl<F: Float> Adam<F> {
                 *p -= step_size * *m / denom;
             }
         }
+        // ANCHOR_END: adam_update
     }
 }
 

@@ -60,6 +60,7 @@ impl Default for SpikeGrad {
     }
 }
 
+// ANCHOR: spike_grad
 impl<F: Float> Surrogate<F> for SpikeGrad {
     fn grad(&self, x: F) -> F {
         match *self {
@@ -81,6 +82,7 @@ impl<F: Float> Surrogate<F> for SpikeGrad {
         }
     }
 }
+// ANCHOR_END: spike_grad
 
 #[cfg(test)]
 mod tests {

@@ -36,6 +36,7 @@ impl<F: Float> Function<F> for Sub {
     }
 }
 
+// ANCHOR: mul
 struct Mul;
 
 impl<F: Float> Function<F> for Mul {
@@ -55,6 +56,7 @@ impl<F: Float> Function<F> for Mul {
         ]
     }
 }
+// ANCHOR_END: mul
 
 struct Scale<F> {
     factor: F,

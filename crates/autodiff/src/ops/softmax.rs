@@ -157,6 +157,7 @@ struct CrossEntropy {
     labels: Vec<usize>,
 }
 
+// ANCHOR: cross_entropy
 impl<F: Float> Function<F> for CrossEntropy {
     fn name(&self) -> &'static str {
         "cross_entropy"
@@ -180,6 +181,7 @@ impl<F: Float> Function<F> for CrossEntropy {
         vec![Some(dx)]
     }
 }
+// ANCHOR_END: cross_entropy
 
 impl<'t, F: Float> Var<'t, F> {
     /// The softmax of each row (the last axis).
