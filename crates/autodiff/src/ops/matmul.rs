@@ -165,6 +165,69 @@ fn dot<F: Float>(a: &[F], b: &[F]) -> F {
     lanes.iter().copied().sum::<F>() + tail
 }
 
+/// `dX = G W` for `G: [rows, N]` and `W: [N, inputs]`, written once per
+/// element: each block of 16 columns of a dX row is summed over the N
+/// weight rows in registers, instead of N read-modify-write passes.
+fn narrow_input_grad<F: Float, const N: usize>(grad: &[F], weight: &[F], dx: &mut [F], inputs: usize) {
+    const LANES: usize = 16;
+    let w_rows: [&[F]; N] = std::array::from_fn(|o| &weight[o * inputs..(o + 1) * inputs]);
+    for (dx_row, g) in dx.chunks_exact_mut(inputs).zip(grad.chunks_exact(N)) {
+        let g: [F; N] = std::array::from_fn(|o| g[o]);
+        let (blocks, rest) = dx_row.as_chunks_mut::<LANES>();
+        for (b, block) in blocks.iter_mut().enumerate() {
+            let mut sum = [F::ZERO; LANES];
+            for o in 0..N {
+                let w: &[F; LANES] = w_rows[o][b * LANES..(b + 1) * LANES].try_into().expect("block of LANES");
+                for l in 0..LANES {
+                    sum[l] += g[o] * w[l];
+                }
+            }
+            *block = sum;
+        }
+        let start = blocks.len() * LANES;
+        for (k, d) in rest.iter_mut().enumerate() {
+            *d = (0..N).map(|o| g[o] * w_rows[o][start + k]).sum();
+        }
+    }
+}
+
+/// `dW = G^T X` for `G: [rows, N]` and `X: [rows, inputs]`. Rows are
+/// taken in groups of 32; within a group, each block of 16 columns keeps
+/// its N sums in registers, and dW is read and written once per group.
+fn narrow_weight_grad<F: Float, const N: usize>(grad: &[F], x: &[F], dw: &mut [F], inputs: usize) {
+    const LANES: usize = 16;
+    const GROUP: usize = 32;
+    let blocks = inputs / LANES;
+    let x_rows: Vec<&[F]> = x.chunks_exact(inputs).collect();
+    let g_rows: Vec<&[F]> = grad.chunks_exact(N).collect();
+    for (x_group, g_group) in x_rows.chunks(GROUP).zip(g_rows.chunks(GROUP)) {
+        for b in 0..blocks {
+            let mut sums = [[F::ZERO; LANES]; N];
+            for (x_row, g) in x_group.iter().zip(g_group) {
+                let x_block: &[F; LANES] = x_row[b * LANES..(b + 1) * LANES].try_into().expect("block of LANES");
+                for o in 0..N {
+                    let g = g[o];
+                    for l in 0..LANES {
+                        sums[o][l] += g * x_block[l];
+                    }
+                }
+            }
+            for (o, sum) in sums.iter().enumerate() {
+                let target = &mut dw[o * inputs + b * LANES..o * inputs + (b + 1) * LANES];
+                for (t, &v) in target.iter_mut().zip(sum) {
+                    *t += v;
+                }
+            }
+        }
+        for k in blocks * LANES..inputs {
+            for o in 0..N {
+                let sum: F = x_group.iter().zip(g_group).map(|(x_row, g)| g[o] * x_row[k]).sum();
+                dw[o * inputs + k] += sum;
+            }
+        }
+    }
+}
+
 /// `y += alpha * x`.
 fn axpy<F: Float>(alpha: F, x: &[F], y: &mut [F]) {
     for (y, &x) in y.iter_mut().zip(x) {
@@ -208,15 +271,23 @@ impl<F: Float> Function<F> for Linear {
         // each row of dW a sum over the batch of input rows.
         let grad_x = needs[0].then(|| {
             let mut dx = Tensor::zeros(x.shape());
-            for (dx_row, g_row) in dx.data_mut().chunks_exact_mut(inputs).zip(grad.data().chunks_exact(out)) {
-                for (&g, w_row) in g_row.iter().zip(weight.data().chunks_exact(inputs)) {
-                    axpy(g, w_row, dx_row);
+            if out == 10 {
+                narrow_input_grad::<F, 10>(grad.data(), weight.data(), dx.data_mut(), inputs);
+            } else {
+                for (dx_row, g_row) in dx.data_mut().chunks_exact_mut(inputs).zip(grad.data().chunks_exact(out)) {
+                    for (&g, w_row) in g_row.iter().zip(weight.data().chunks_exact(inputs)) {
+                        axpy(g, w_row, dx_row);
+                    }
                 }
             }
             dx
         });
         let grad_weight = needs[1].then(|| {
             let mut dw = Tensor::zeros(weight.shape());
+            if out == 10 {
+                narrow_weight_grad::<F, 10>(grad.data(), x.data(), dw.data_mut(), inputs);
+                return dw;
+            }
             for (x_row, g_row) in x.data().chunks_exact(inputs).zip(grad.data().chunks_exact(out)) {
                 for (&g, dw_row) in g_row.iter().zip(dw.data_mut().chunks_exact_mut(inputs)) {
                     axpy(g, x_row, dw_row);
