@@ -48,27 +48,29 @@ struct Args {
     mirror: Vec<String>,
 
     /// Passes over the training set.
-    #[arg(long, default_value_t = 1)]
+    #[arg(long, default_value_t = 1, value_parser = at_least_one, allow_negative_numbers = true)]
     epochs: usize,
 
     /// Images per batch (the last partial training batch is dropped).
-    #[arg(long, default_value_t = 128)]
+    #[arg(long, default_value_t = 128, value_parser = at_least_one, allow_negative_numbers = true)]
     batch_size: usize,
 
     /// Time steps per image; the static image is fed at every step.
-    #[arg(long, default_value_t = 25)]
+    #[arg(long, default_value_t = 25, value_parser = at_least_one, allow_negative_numbers = true)]
     num_steps: usize,
 
     /// Membrane decay per time step of both Leaky layers, in [0, 1].
-    #[arg(long, default_value_t = 0.95)]
+    // Accepting "-0.1" as a value lets the range check name the option,
+    // instead of clap reading it as an unknown flag "-0".
+    #[arg(long, default_value_t = 0.95, allow_negative_numbers = true)]
     beta: f64,
 
     /// Adam learning rate.
-    #[arg(long, default_value_t = 5e-4)]
+    #[arg(long, default_value_t = 5e-4, allow_negative_numbers = true)]
     lr: f64,
 
     /// Neurons in the hidden layer.
-    #[arg(long, default_value_t = 1000)]
+    #[arg(long, default_value_t = 1000, value_parser = at_least_one, allow_negative_numbers = true)]
     hidden: usize,
 
     /// Seed of the initial weights, the shuffling and the test minibatches.
@@ -116,6 +118,15 @@ struct Args {
     quiet: bool,
 }
 
+/// Parses a count option (epochs, batch size, steps, hidden neurons),
+/// naming the allowed range when the value is outside it.
+fn at_least_one(text: &str) -> Result<usize, String> {
+    match text.parse::<usize>() {
+        Ok(value) if value >= 1 => Ok(value),
+        _ => Err("it must be a whole number of at least 1".to_string()),
+    }
+}
+
 impl Args {
     fn train_config(&self) -> TrainConfig {
         TrainConfig {
@@ -156,25 +167,35 @@ fn utc_timestamp() -> String {
     format!("{year:04}{month:02}{day:02}-{:02}{:02}{:02}", rest / 3600, rest % 3600 / 60, rest % 60)
 }
 
+/// Prints a line to stdout like `println!`, but ignores a write error. When
+/// the reader of a pipe has gone (`mnist-fcn | head`), `println!` panics,
+/// and the run would end without writing its metrics and weights.
+macro_rules! try_println {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout(), $($arg)*);
+    }};
+}
+
 fn print_progress(p: &Progress) {
-    println!("Epoch {}, Iteration {}", p.epoch, p.iteration);
-    println!("Train Set Loss: {:.2}", p.train_loss);
-    println!("Test Set Loss: {:.2}", p.test_loss);
-    println!("Train set accuracy for a single minibatch: {:.2}%", p.train_batch_accuracy * 100.0);
-    println!("Test set accuracy for a single minibatch: {:.2}%", p.test_batch_accuracy * 100.0);
-    println!();
+    try_println!("Epoch {}, Iteration {}", p.epoch, p.iteration);
+    try_println!("Train Set Loss: {:.2}", p.train_loss);
+    try_println!("Test Set Loss: {:.2}", p.test_loss);
+    try_println!("Train set accuracy for a single minibatch: {:.2}%", p.train_batch_accuracy * 100.0);
+    try_println!("Test set accuracy for a single minibatch: {:.2}%", p.test_batch_accuracy * 100.0);
+    try_println!();
 }
 
 fn print_evaluation(eval: &Evaluation) {
-    println!("Total correctly classified test set images: {}/{}", eval.correct_rate, eval.images);
-    println!("Test Set Accuracy: {:.2}%", eval.accuracy_rate() * 100.0);
-    println!(
+    try_println!("Total correctly classified test set images: {}/{}", eval.correct_rate, eval.images);
+    try_println!("Test Set Accuracy: {:.2}%", eval.accuracy_rate() * 100.0);
+    try_println!(
         "Test Set Accuracy by summed output membrane: {:.2}% ({}/{})",
         eval.accuracy_membrane() * 100.0,
         eval.correct_membrane,
         eval.images
     );
-    println!(
+    try_println!(
         "Images with tied top spike counts: {}, with no output spike: {}",
         eval.spike_count_ties, eval.silent
     );
@@ -235,16 +256,16 @@ fn write_outputs(args: &Args, metrics: &Metrics, trained: Option<(&Net<f32>, &Sp
     let out_dir = args.out_dir();
     let metrics_path = args.metrics_json.clone().unwrap_or_else(|| out_dir.join("metrics.json"));
     metrics.write(&metrics_path).map_err(|e| e.to_string())?;
-    println!("Metrics written to {}", metrics_path.display());
+    try_println!("Metrics written to {}", metrics_path.display());
     if let Some((net, test)) = trained {
         let weights_path = args.save.clone().unwrap_or_else(|| out_dir.join("weights.safetensors"));
         save_weights(net, &weights_path).map_err(|e| e.to_string())?;
-        println!("Weights written to {}", weights_path.display());
+        try_println!("Weights written to {}", weights_path.display());
 
         let figures_dir = out_dir.join("figures");
         figures::write_run_figures(&figures_dir, &metrics.train_loss, &metrics.test_loss, net, test)
             .map_err(|e| e.to_string())?;
-        println!("Figures written to {}", figures_dir.display());
+        try_println!("Figures written to {}", figures_dir.display());
     }
     Ok(())
 }
@@ -261,7 +282,7 @@ fn run(args: &Args, stop: &AtomicBool) -> Result<ExitCode, String> {
     config.validate().map_err(|e| e.to_string())?;
     let data = load_data(args)?;
     if !args.quiet {
-        println!(
+        try_println!(
             "{} from {}: {} training and {} test images",
             args.dataset.title(),
             data.dir.display(),
@@ -295,7 +316,7 @@ fn run(args: &Args, stop: &AtomicBool) -> Result<ExitCode, String> {
     let eval = training::evaluate(&outcome.net, &data.test, config.batch_size, config.encoding, config.seed)
         .map_err(|e| e.to_string())?;
     print_evaluation(&eval);
-    println!("Training time: {:.2} s for {} iterations", outcome.train_seconds, outcome.train_loss.len());
+    try_println!("Training time: {:.2} s for {} iterations", outcome.train_seconds, outcome.train_loss.len());
     let metrics = metrics(args, &data, Some(&outcome), &eval);
     write_outputs(args, &metrics, Some((&outcome.net, &data.test)))?;
 
