@@ -6,7 +6,9 @@
 #   scripts/book-capture.sh --check    rerun them into a temporary folder; fail if any
 #                                      captured file or figure would change
 #   scripts/book-capture.sh --train    also rerun the training report on the digits-t10k
-#                                      split (needs SNN_DATA_DIR; takes minutes)
+#                                      split and copy that run's figures, so that every
+#                                      figure of the book is redrawn (needs SNN_DATA_DIR;
+#                                      takes a few minutes)
 #
 # The listings use fixed seeds, so a rerun on the same code prints the same
 # text. The training report records wall-clock times and the machine, so
@@ -75,6 +77,10 @@ if [ "$mode" = train ]; then
     # The program prints the data folder as an absolute path; keep only its name.
     sed "s|$work/||g" "$work/report.txt" >"$listings_dir/train-digits-t10k.txt"
     sed "s|$work/||g" "$work/run/metrics.json" >"$listings_dir/train-digits-t10k-metrics.json"
+    # Figures that the program drew from the same run. The spike raster is
+    # kept as PNG, because its SVG has one element per spike (about 640 KB).
+    cp "$work/run/figures/spike_raster.png" "$figures_dir/spike-raster-digits-t10k.png"
+    cp "$work/run/figures/membrane_traces.svg" "$figures_dir/membrane-digits-t10k.svg"
     {
         echo "\$ cargo run --release -p mnist-fcn -- --data-dir \$SNN_DATA_DIR/digits-t10k"
         echo "CPU: $(lscpu | sed -n 's/^Model name:[[:space:]]*//p' | head -n 1), $(nproc) cores (nproc)"
@@ -87,6 +93,15 @@ if [ "$mode" = train ]; then
         (cd "$work" && cargo run --release --quiet --manifest-path "$root/Cargo.toml" -p mnist-fcn -- \
             --data-dir digits-t10k --out-dir "run-seed$seed" --seed "$seed" --quiet) | grep -E 'Accuracy|tied'
     done >"$listings_dir/train-digits-t10k-seeds.txt"
+    # The same run, seed 0, with each engine and each input encoding: final
+    # accuracy and training time.
+    variants=("--engine fused" "--engine unrolled" "--encoding rate" "--encoding latency")
+    for variant in "${variants[@]}"; do
+        read -ra options <<<"$variant"
+        echo "$variant"
+        (cd "$work" && cargo run --release --quiet --manifest-path "$root/Cargo.toml" -p mnist-fcn -- \
+            --data-dir digits-t10k --out-dir run-variant --quiet "${options[@]}") | grep -E 'Accuracy|Training time'
+    done >"$listings_dir/train-digits-t10k-variants.txt"
     rm -rf "$work"
 fi
 

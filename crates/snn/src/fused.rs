@@ -206,6 +206,7 @@ pub fn spikes_of<F: Float>(membranes: &Tensor<F>, threshold: &Tensor<F>) -> Tens
     spikes
 }
 
+// ANCHOR: leaky_recurrence
 impl<F: Float> Function<F> for LeakyRecurrence<F> {
     fn name(&self) -> &'static str {
         "leaky_recurrence"
@@ -324,3 +325,4 @@ impl<F: Float> Function<F> for LeakyRecurrence<F> {
         ]
     }
 }
+// ANCHOR_END: leaky_recurrence

@@ -200,8 +200,9 @@ impl<F: Float> Net<F> {
     }
     // ANCHOR_END: net_forward
 
+    // ANCHOR: net_forward_fused
     /// Runs the network over `num_steps` on the tape with the fused ops of
-    /// [`crate::fused`]: five nodes in all, whatever the number of steps.
+    /// [`crate::fused`]: four nodes in all, whatever the number of steps.
     /// The values and gradients equal [`Net::forward`]'s.
     pub fn forward_fused<'t>(&self, vars: &NetVars<'t, F>, x: Var<'t, F>) -> FusedRecord<'t, F> {
         self.forward_fused_input(vars, x, Current::Static)
@@ -224,6 +225,7 @@ impl<F: Float> Net<F> {
         let mem2 = tape.apply(layer2, &[cur2, vars.lif2.beta, vars.lif2.threshold]);
         FusedRecord { spk1, mem2 }
     }
+    // ANCHOR_END: net_forward_fused
 
     fn recurrence(&self, lif: &Leaky<F>, current: Current, emit: Emit) -> LeakyRecurrence<F> {
         LeakyRecurrence::new(lif.reset_mechanism, lif.spike_grad, self.num_steps, current, emit)

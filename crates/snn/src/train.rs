@@ -141,7 +141,7 @@ fn sum_steps<F: Float>(stacked: &Tensor<F>, batch: usize, width: usize) -> Tenso
 }
 
 /// [`train_step`] with the network unrolled step by step on the tape
-/// ([`Net::forward`]): six nodes per time step, the straightforward
+/// ([`Net::forward`]): five nodes per time step, the straightforward
 /// reading of backpropagation through time. Slower; the same results.
 ///
 /// # Errors

@@ -51,20 +51,25 @@ impl<F: Float> Surrogate<F> for Boxcar {
 }
 // ANCHOR_END: boxcar
 
-fn main() {
-    // ANCHOR: use_relu
+// ANCHOR: use_relu
+/// Applies the ReLU to four values and returns the gradient of their sum.
+fn relu_gradient() -> Vec<f64> {
     let tape = Tape::<f64>::new();
     let x = tape.leaf(Tensor::from_vec(vec![-2.0, -0.5, 0.5, 2.0], &[4]));
     let y = x.apply(Relu);
     let grads = y.sum().backward();
     println!("relu(x)        = {:?}", y.value().data());
     println!("d sum(relu)/dx = {:?}", grads.get(x).unwrap().data());
-    // ANCHOR_END: use_relu
-    assert_eq!(grads.get(x).unwrap().data(), &[0.0, 0.0, 1.0, 1.0]);
+    grads.get(x).unwrap().data().to_vec()
+}
+// ANCHOR_END: use_relu
 
-    // ANCHOR: spike
-    // Membranes around the threshold 1.0. The forward pass is a strict step;
-    // the backward pass uses the surrogate's derivative at U - threshold.
+// ANCHOR: spike
+/// Spikes membranes around the threshold 1.0 with two surrogates, and
+/// returns the spikes and the ATan gradient. The forward pass is a strict
+/// step, and the backward pass uses the surrogate's derivative at
+/// U - threshold.
+fn spike_with_surrogates() -> (Vec<f64>, Vec<f64>) {
     let membranes = vec![0.0, 0.9, 1.0, 1.1, 2.0];
     let tape = Tape::<f64>::new();
     let u = tape.leaf(Tensor::from_vec(membranes.clone(), &[5]));
@@ -92,7 +97,15 @@ fn main() {
         "dS/dU, boxcar    = [{}]",
         rounded(boxcar_grads.get(u).unwrap().data())
     );
-    // ANCHOR_END: spike
-    assert_eq!(spikes.value().data(), &[0.0, 0.0, 0.0, 1.0, 1.0]);
-    assert_eq!(atan_grads.get(u).unwrap().data()[2], 1.0);
+    let atan = atan_grads.get(u).unwrap().data().to_vec();
+    (spikes.value().data().to_vec(), atan)
+}
+// ANCHOR_END: spike
+
+fn main() {
+    assert_eq!(relu_gradient(), &[0.0, 0.0, 1.0, 1.0]);
+
+    let (spikes, atan) = spike_with_surrogates();
+    assert_eq!(spikes, &[0.0, 0.0, 0.0, 1.0, 1.0]);
+    assert_eq!(atan[2], 1.0);
 }

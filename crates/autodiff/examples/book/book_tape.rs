@@ -26,10 +26,10 @@ fn show(name: &str, node: Var<'_, f64>, inputs: &[Var<'_, f64>]) {
     }
 }
 
-fn main() {
-    // ANCHOR: record
-    // One neuron's input current: y = x w + b, then a loss L = sum(y * y).
-    let tape = Tape::<f64>::new();
+// ANCHOR: record
+/// Records one neuron's input current, y = x w + b, then a loss
+/// L = sum(y * y). Returns the seven nodes in the order they were made.
+fn record(tape: &Tape<f64>) -> [Var<'_, f64>; 7] {
     let x = tape.constant(Tensor::from_vec(vec![0.5, -1.0], &[2]));
     let w = tape.leaf(Tensor::from_vec(vec![2.0, 2.0], &[2]));
     let b = tape.leaf(Tensor::from_vec(vec![0.1, 0.1], &[2]));
@@ -37,9 +37,14 @@ fn main() {
     let y = xw.add(b);
     let squared = y.mul(y);
     let loss = squared.sum();
-    // ANCHOR_END: record
+    [x, w, b, xw, y, squared, loss]
+}
+// ANCHOR_END: record
 
-    // ANCHOR: order
+// ANCHOR: order
+/// Prints each node with the nodes it was made from.
+fn print_order(tape: &Tape<f64>, nodes: [Var<'_, f64>; 7]) {
+    let [x, w, b, xw, y, squared, loss] = nodes;
     show("x", x, &[]);
     show("w", w, &[]);
     show("b", b, &[]);
@@ -52,13 +57,23 @@ fn main() {
         tape.len(),
         loss.item()
     );
-    // ANCHOR_END: order
+}
+// ANCHOR_END: order
 
-    // ANCHOR: constants
-    // An op whose inputs are all constants records no backward rule: the
-    // result is a constant too, and backward skips it.
+// ANCHOR: constants
+/// Doubles the constant `x`. An op whose inputs are all constants records
+/// no backward rule: the result is a constant too, and backward skips it.
+fn double_constant(x: Var<'_, f64>) {
     let doubled = x.scale(2.0);
     show("2 x", doubled, &[x]);
-    // ANCHOR_END: constants
+}
+// ANCHOR_END: constants
+
+fn main() {
+    let tape = Tape::<f64>::new();
+    let nodes = record(&tape);
+    print_order(&tape, nodes);
+    let [x, ..] = nodes;
+    double_constant(x);
     assert_eq!(tape.len(), 8);
 }

@@ -6,9 +6,10 @@ use autodiff::ops::Transpose;
 use autodiff::ops::matmul::product;
 use autodiff::{Tape, Tensor};
 
-fn main() {
-    // ANCHOR: tensor
-    // Six numbers and the shape [2, 3]: two rows of three, stored row by row.
+// ANCHOR: tensor
+/// Builds six numbers with the shape [2, 3]: two rows of three, stored row
+/// by row.
+fn row_major_tensor() -> Tensor<f32> {
     let a =
         Tensor::<f32>::from_vec(vec![1.0, 2.0, 3.0, 4.0, 5.0, 6.0], &[2, 3]);
     println!(
@@ -25,22 +26,29 @@ fn main() {
         a.data()[columns + 2]
     );
     println!("a has {rows} rows");
-    // ANCHOR_END: tensor
+    a
+}
+// ANCHOR_END: tensor
 
-    // ANCHOR: matmul
-    // A weight in PyTorch's layout [out, in]: 2 outputs, 3 inputs.
+// ANCHOR: matmul
+/// Multiplies `a` by the transpose of a weight in PyTorch's layout
+/// [out, in]: 2 outputs, 3 inputs.
+fn times_weight_transposed(a: &Tensor<f32>) -> Tensor<f32> {
     let w =
         Tensor::<f32>::from_vec(vec![1.0, 0.0, -1.0, 0.5, 0.5, 0.5], &[2, 3]);
 
     // x W^T: the transposed operand is read through swapped strides,
     // not copied.
-    let y = product("example", &a, Transpose::No, &w, Transpose::Yes);
+    let y = product("example", a, Transpose::No, &w, Transpose::Yes);
     println!("a W^T: shape {:?}, data {:?}", y.shape(), y.data());
-    // ANCHOR_END: matmul
+    y
+}
+// ANCHOR_END: matmul
 
-    // ANCHOR: on_tape
-    // The same product on a tape, in f64: the engine is generic over the
-    // float type.
+// ANCHOR: on_tape
+/// Computes the same product on a tape, in f64: the engine is generic over
+/// the float type.
+fn linear_on_tape() {
     let tape = Tape::<f64>::new();
     let x = tape.constant(Tensor::from_vec(
         vec![1.0, 2.0, 3.0, 4.0, 5.0, 6.0],
@@ -57,11 +65,13 @@ fn main() {
         out.shape(),
         out.value().data()
     );
-    // ANCHOR_END: on_tape
+}
+// ANCHOR_END: on_tape
 
-    // ANCHOR: shape_error
-    // A shape mistake inside an op is a programming error: it panics, and the
-    // message names the op and both shapes.
+// ANCHOR: shape_error
+/// Prints the panic of a shape mistake inside an op. Such a mistake is a
+/// programming error, and the message names the op and both shapes.
+fn print_shape_panic() {
     std::panic::set_hook(Box::new(|_| {}));
     let result = std::panic::catch_unwind(|| {
         let tape = Tape::<f32>::new();
@@ -70,11 +80,18 @@ fn main() {
         a.matmul(b).shape()
     });
     let _ = std::panic::take_hook();
-    let payload = result.err().expect("a [2, 3] x [2, 3] product must panic");
+    let payload = result.expect_err("a [2, 3] x [2, 3] product must panic");
     let message = payload
         .downcast_ref::<String>()
         .map_or("(no message)", String::as_str);
     println!("panic: {message}");
-    // ANCHOR_END: shape_error
+}
+// ANCHOR_END: shape_error
+
+fn main() {
+    let a = row_major_tensor();
+    let y = times_weight_transposed(&a);
+    linear_on_tape();
+    print_shape_panic();
     assert_eq!(y.data(), &[-2.0, 3.0, -2.0, 7.5]);
 }

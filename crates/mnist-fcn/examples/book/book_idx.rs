@@ -3,6 +3,7 @@
 //! `cargo run -p mnist-fcn --example book_idx`.
 
 use std::io::Write;
+use std::path::Path;
 
 use flate2::Compression;
 use flate2::write::GzEncoder;
@@ -38,8 +39,10 @@ fn wrap(text: &str, width: usize) -> Vec<String> {
     lines
 }
 
-fn main() {
-    // ANCHOR: write
+// ANCHOR: write
+/// Writes an image file of 3 images and a label file by hand, and returns
+/// their bytes.
+fn write_idx_files() -> (Vec<u8>, Vec<u8>) {
     // An image file: the magic number, the count, rows and columns, each a
     // big-endian u32, then one byte per pixel, image after image, row-major.
     let count: u32 = 3;
@@ -67,21 +70,17 @@ fn main() {
     label_file.extend([0u8, 7, 3]);
     println!("image header: {}", hex(&image_file[..16]));
     println!("label header: {}", hex(&label_file[..8]));
-    // ANCHOR_END: write
+    (image_file, label_file)
+}
+// ANCHOR_END: write
 
-    let dir = tempfile::tempdir().expect("a temporary folder");
-    let images_path = dir.path().join("t10k-images-idx3-ubyte");
-    let labels_path = dir.path().join("t10k-labels-idx1-ubyte.gz");
-    std::fs::write(&images_path, &image_file).unwrap();
-    let mut gzip = GzEncoder::new(Vec::new(), Compression::default());
-    gzip.write_all(&label_file).unwrap();
-    std::fs::write(&labels_path, gzip.finish().unwrap()).unwrap();
-
-    // ANCHOR: read
-    // The reader takes raw or gzip files alike: it looks at the first two
-    // bytes (1f 8b for gzip), not at the name.
-    let images = read_images(&images_path).expect("a valid image file");
-    let labels = read_labels(&labels_path).expect("a valid label file");
+// ANCHOR: read
+/// Reads the two files back, then reads the label file as images. The
+/// reader takes raw or gzip files alike: it looks at the first two bytes
+/// (1f 8b for gzip), not at the name.
+fn read_back(images_path: &Path, labels_path: &Path) -> Split {
+    let images = read_images(images_path).expect("a valid image file");
+    let labels = read_labels(labels_path).expect("a valid label file");
     println!(
         "read {} images of {}x{}, labels {:?}",
         images.count, images.rows, images.cols, labels
@@ -89,17 +88,20 @@ fn main() {
 
     // A label file where an image file belongs is an error that names the
     // mix-up.
-    let swapped = read_images(&labels_path).unwrap_err();
+    let swapped = read_images(labels_path).unwrap_err();
     let message = swapped.to_string();
-    let folder = dir.path().to_str().expect("a UTF-8 temporary path");
+    let folder = labels_path.parent().and_then(Path::to_str);
+    let folder = folder.expect("a UTF-8 temporary path");
     let wrapped = wrap(&message.replace(folder, "DIR"), 64);
     println!("swapped files: {}", wrapped.join("\n               "));
-    // ANCHOR_END: read
+    Split { images, labels }
+}
+// ANCHOR_END: read
 
-    // ANCHOR: scale
-    // A batch contains the pixels as f32 in [0, 1]: p / 255.
-    let split = Split { images, labels };
-    let batch = gather(&split, &[2, 1]);
+// ANCHOR: scale
+/// Gathers images 2 and 1 into a batch: the pixels as f32 in [0, 1], p / 255.
+fn scale_batch(split: &Split) {
+    let batch = gather(split, &[2, 1]);
     let first_row = &batch.images.data()[..28];
     let last_row = &batch.images.data()[27 * 28..28 * 28];
     println!(
@@ -115,13 +117,32 @@ fn main() {
         "image 1, any pixel: 128 / 255 = {:.4}",
         batch.images.data()[784]
     );
-    // ANCHOR_END: scale
+}
+// ANCHOR_END: scale
 
-    // ANCHOR: epoch
-    // One epoch over 10 images in batches of 4: a fresh shuffle, cut into
-    // whole batches; the 2 left over are dropped (drop_last).
+// ANCHOR: epoch
+/// Cuts one epoch over 10 images into batches of 4 and returns the number
+/// of batches: a fresh shuffle, cut into whole batches. The 2 left over are
+/// dropped (drop_last).
+fn one_epoch() -> usize {
     let batches = epoch_order(10, 4, &mut StdRng::seed_from_u64(0));
     println!("{} batches: {:?}", batches.len(), batches);
-    // ANCHOR_END: epoch
-    assert_eq!(batches.len(), 2);
+    batches.len()
+}
+// ANCHOR_END: epoch
+
+fn main() {
+    let (image_file, label_file) = write_idx_files();
+
+    let dir = tempfile::tempdir().expect("a temporary folder");
+    let images_path = dir.path().join("t10k-images-idx3-ubyte");
+    let labels_path = dir.path().join("t10k-labels-idx1-ubyte.gz");
+    std::fs::write(&images_path, &image_file).unwrap();
+    let mut gzip = GzEncoder::new(Vec::new(), Compression::default());
+    gzip.write_all(&label_file).unwrap();
+    std::fs::write(&labels_path, gzip.finish().unwrap()).unwrap();
+
+    let split = read_back(&images_path, &labels_path);
+    scale_batch(&split);
+    assert_eq!(one_epoch(), 2);
 }

@@ -4,9 +4,10 @@
 use autodiff::Tensor;
 use snn::Adam;
 
-fn main() {
-    // ANCHOR: adam
-    // L = 1000 (p0 - 1)^2 + 0.001 (p1 - 1)^2, starting from p = [0, 0].
+// ANCHOR: adam
+/// Minimizes L = 1000 (p0 - 1)^2 + 0.001 (p1 - 1)^2 with five Adam steps
+/// from p = [0, 0], and returns p.
+fn minimize_with_adam() -> Tensor<f64> {
     let gradient = |p: &Tensor<f64>| {
         let (p0, p1) = (p.data()[0], p.data()[1]);
         Tensor::from_vec(vec![2000.0 * (p0 - 1.0), 0.002 * (p1 - 1.0)], &[2])
@@ -27,7 +28,12 @@ fn main() {
             p.data()[1]
         );
     }
-    // ANCHOR_END: adam
+    p
+}
+// ANCHOR_END: adam
+
+fn main() {
+    let p = minimize_with_adam();
     // The first step is lr * g / |g| (up to eps) for each parameter.
     assert!((p.data()[1] - 0.5).abs() < 0.05);
 }

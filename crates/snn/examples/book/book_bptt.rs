@@ -43,6 +43,117 @@ fn unroll<'t>(
 }
 // ANCHOR_END: unroll
 
+// ANCHOR: recompute
+/// Returns dL/dW1 with fc1(x) computed again at every step, as the tutorial
+/// writes it.
+fn dw1_recomputed(
+    net: &Net<f64>,
+    images: &Tensor<f64>,
+    labels: &[usize],
+) -> Tensor<f64> {
+    let tape = Tape::new();
+    let vars = net.register(&tape);
+    let x = tape.constant(images.clone());
+    let loss = unroll(net, &vars, labels, |_| Linear::forward(&vars.fc1, x));
+    let grads = loss.backward();
+    println!(
+        "fc1(x) at every step: loss {:.6}, {} nodes on the tape",
+        loss.item(),
+        tape.len()
+    );
+    grads.get(vars.fc1.weight).unwrap().clone()
+}
+// ANCHOR_END: recompute
+
+// ANCHOR: hoist
+/// Returns dL/dW1 with fc1(x) computed once and used at all steps: one
+/// node, used 6 times.
+fn dw1_hoisted(
+    net: &Net<f64>,
+    images: &Tensor<f64>,
+    labels: &[usize],
+) -> Tensor<f64> {
+    let tape = Tape::new();
+    let vars = net.register(&tape);
+    let x = tape.constant(images.clone());
+    let cur1 = Linear::forward(&vars.fc1, x);
+    let loss = unroll(net, &vars, labels, |_| cur1);
+    let grads = loss.backward();
+    println!(
+        "fc1(x) once:          loss {:.6}, {} nodes on the tape",
+        loss.item(),
+        tape.len()
+    );
+    grads.get(vars.fc1.weight).unwrap().clone()
+}
+// ANCHOR_END: hoist
+
+// ANCHOR: by_steps
+/// Returns dW1 = (sum over t of dcur1_t)^T x, with the gradient of each
+/// step's current read on its own: a separate leaf per step contains the
+/// same value fc1(x).
+fn dw1_summed_over_steps(
+    net: &Net<f64>,
+    images: &Tensor<f64>,
+    labels: &[usize],
+) -> Tensor<f64> {
+    let tape = Tape::new();
+    let vars = net.register(&tape);
+    let cur1_value = net.fc1.infer(images);
+    let per_step: Vec<Var<'_, f64>> =
+        (0..STEPS).map(|_| tape.leaf(cur1_value.clone())).collect();
+    let loss = unroll(net, &vars, labels, |t| per_step[t]);
+    let grads = loss.backward();
+
+    let mut sum_dcur1 = Tensor::zeros(cur1_value.shape());
+    for (t, leaf) in per_step.iter().enumerate() {
+        let dcur1 = grads.get_or_zeros(*leaf);
+        println!(
+            "step {t}: sum of |dL/dcur1_t| = {:.6}",
+            dcur1.data().iter().map(|g| g.abs()).sum::<f64>()
+        );
+        sum_dcur1.add_assign(&dcur1);
+    }
+    product("dW1", &sum_dcur1, Transpose::Yes, images, Transpose::No)
+}
+// ANCHOR_END: by_steps
+
+fn largest_difference(a: &Tensor<f64>, b: &Tensor<f64>) -> f64 {
+    a.data()
+        .iter()
+        .zip(b.data())
+        .map(|(x, y)| (x - y).abs())
+        .fold(0.0, f64::max)
+}
+
+// ANCHOR: compare
+/// Computes dW1 the three ways and compares them. Returns the largest
+/// |dW1| and the largest difference of each other way from the first.
+fn compare_three_ways(
+    net: &Net<f64>,
+    images: &Tensor<f64>,
+    labels: &[usize],
+) -> (f64, f64, f64) {
+    let recomputed = dw1_recomputed(net, images, labels);
+    let hoisted = dw1_hoisted(net, images, labels);
+    let summed = dw1_summed_over_steps(net, images, labels);
+
+    let scale = recomputed
+        .data()
+        .iter()
+        .fold(0.0, |m: f64, g| m.max(g.abs()));
+    let hoisted = largest_difference(&recomputed, &hoisted);
+    let summed = largest_difference(&recomputed, &summed);
+    println!("largest |dW1| = {scale:.6}");
+    println!("recomputed vs hoisted agree to 1e-12: {}", hoisted < 1e-12);
+    println!(
+        "recomputed vs (sum_t dcur1_t)^T x agree to 1e-12: {}",
+        summed < 1e-12
+    );
+    (scale, hoisted, summed)
+}
+// ANCHOR_END: compare
+
 fn main() {
     let config = NetConfig {
         num_inputs: 12,
@@ -59,83 +170,7 @@ fn main() {
     let images = Tensor::from_vec(pixels, &[BATCH, 12]);
     let labels = [2, 0, 3];
 
-    // ANCHOR: recompute
-    // As the tutorial writes it: fc1(x) computed again at every step.
-    let tape = Tape::new();
-    let vars = net.register(&tape);
-    let x = tape.constant(images.clone());
-    let loss = unroll(&net, &vars, &labels, |_| Linear::forward(&vars.fc1, x));
-    let grads = loss.backward();
-    let dw1_recomputed = grads.get(vars.fc1.weight).unwrap().clone();
-    println!(
-        "fc1(x) at every step: loss {:.6}, {} nodes on the tape",
-        loss.item(),
-        tape.len()
-    );
-    // ANCHOR_END: recompute
-
-    // ANCHOR: hoist
-    // fc1(x) computed once and used at all steps: one node, used 6 times.
-    let tape = Tape::new();
-    let vars = net.register(&tape);
-    let x = tape.constant(images.clone());
-    let cur1 = Linear::forward(&vars.fc1, x);
-    let loss = unroll(&net, &vars, &labels, |_| cur1);
-    let grads = loss.backward();
-    let dw1_hoisted = grads.get(vars.fc1.weight).unwrap().clone();
-    println!(
-        "fc1(x) once:          loss {:.6}, {} nodes on the tape",
-        loss.item(),
-        tape.len()
-    );
-    // ANCHOR_END: hoist
-
-    // ANCHOR: by_steps
-    // The gradient of each step's current on its own: a separate leaf per
-    // step, holding the same value fc1(x).
-    // Then dW1 = (sum over t of dcur1_t)^T x.
-    let tape = Tape::new();
-    let vars = net.register(&tape);
-    let cur1_value = net.fc1.infer(&images);
-    let per_step: Vec<Var<'_, f64>> =
-        (0..STEPS).map(|_| tape.leaf(cur1_value.clone())).collect();
-    let loss = unroll(&net, &vars, &labels, |t| per_step[t]);
-    let grads = loss.backward();
-
-    let mut sum_dcur1 = Tensor::zeros(cur1_value.shape());
-    for (t, leaf) in per_step.iter().enumerate() {
-        let dcur1 = grads.get_or_zeros(*leaf);
-        println!(
-            "step {t}: sum of |dL/dcur1_t| = {:.6}",
-            dcur1.data().iter().map(|g| g.abs()).sum::<f64>()
-        );
-        sum_dcur1.add_assign(&dcur1);
-    }
-    let dw1_summed =
-        product("dW1", &sum_dcur1, Transpose::Yes, &images, Transpose::No);
-    // ANCHOR_END: by_steps
-
-    // ANCHOR: compare
-    let largest_difference = |a: &Tensor<f64>, b: &Tensor<f64>| {
-        a.data()
-            .iter()
-            .zip(b.data())
-            .map(|(x, y)| (x - y).abs())
-            .fold(0.0, f64::max)
-    };
-    let scale = dw1_recomputed
-        .data()
-        .iter()
-        .fold(0.0_f64, |m, g| m.max(g.abs()));
-    let hoisted = largest_difference(&dw1_recomputed, &dw1_hoisted);
-    let summed = largest_difference(&dw1_recomputed, &dw1_summed);
-    println!("largest |dW1| = {scale:.6}");
-    println!("recomputed vs hoisted agree to 1e-12: {}", hoisted < 1e-12);
-    println!(
-        "recomputed vs (sum_t dcur1_t)^T x agree to 1e-12: {}",
-        summed < 1e-12
-    );
-    // ANCHOR_END: compare
+    let (scale, hoisted, summed) = compare_three_ways(&net, &images, &labels);
     assert!(
         scale > 1e-3,
         "the example needs hidden spikes to have a gradient to compare"

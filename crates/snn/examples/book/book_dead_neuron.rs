@@ -58,8 +58,9 @@ fn weight_gradient(
 }
 // ANCHOR_END: run
 
-fn main() {
-    // ANCHOR: compare
+// ANCHOR: compare
+/// Prints the loss and the weight gradient with each derivative.
+fn compare_derivatives() {
     println!(
         "{:<16} {:>5} {:>15} {:>12}",
         "dS/dU", "loss", "dL/dW != 0", "max |dL/dW|"
@@ -73,7 +74,11 @@ fn main() {
         let count = format!("{nonzero} of {}", grad.len());
         println!("{name:<16} {loss:>5} {count:>15} {largest:>12.4}");
     }
-    // ANCHOR_END: compare
+}
+// ANCHOR_END: compare
+
+fn main() {
+    compare_derivatives();
     let (_, dead) = weight_gradient(StepDerivative);
     assert!(dead.data().iter().all(|g| *g == 0.0));
     let (_, alive) = weight_gradient(SpikeGrad::atan());

@@ -4,9 +4,10 @@
 use autodiff::{Tape, Tensor};
 use snn::Leaky;
 
-fn main() {
-    // ANCHOR: run
-    // One neuron, beta = 0.8, threshold 1.0, a constant input current of 0.3.
+// ANCHOR: run
+/// Runs one neuron, beta = 0.8, threshold 1.0, on a constant input current
+/// of 0.3 for 12 steps.
+fn run_one_neuron() {
     let lif = Leaky::<f64>::new(0.8);
     let tape = Tape::new();
     let vars = lif.register(&tape);
@@ -20,12 +21,14 @@ fn main() {
         mem = next;
         println!("{t:>3} {:>8.4} {:>5}", mem.item(), spk.item());
     }
-    // ANCHOR_END: run
+}
+// ANCHOR_END: run
 
-    // ANCHOR: learn_beta
-    // With learn_beta, beta is a leaf of the tape and gets a gradient like a
-    // weight. Two steps without a spike give
-    // U[2] = beta U[1] + I[2] = beta I[1] + I[2], so dU[2]/dbeta = I[1].
+// ANCHOR: learn_beta
+/// Returns dU[2]/dbeta of a neuron with learn_beta. Then beta is a leaf of
+/// the tape and gets a gradient like a weight. Two steps without a spike
+/// give U[2] = beta U[1] + I[2] = beta I[1] + I[2], so dU[2]/dbeta = I[1].
+fn beta_gradient() -> f64 {
     let lif = Leaky::<f64>::new(0.8).with_learn_beta(true);
     let tape = Tape::new();
     let vars = lif.register(&tape);
@@ -34,11 +37,13 @@ fn main() {
     let (_, u1) = lif.step(&vars, first, Leaky::init_leaky(&tape, 1, 1));
     let (_, u2) = lif.step(&vars, second, u1);
     let grads = u2.sum().backward();
-    println!(
-        "U[2] = {:.4}, dU[2]/dbeta = {:.4}",
-        u2.item(),
-        grads.get(vars.beta).unwrap().item()
-    );
-    // ANCHOR_END: learn_beta
-    assert!((grads.get(vars.beta).unwrap().item() - 0.3).abs() < 1e-12);
+    let dbeta = grads.get(vars.beta).unwrap().item();
+    println!("U[2] = {:.4}, dU[2]/dbeta = {dbeta:.4}", u2.item());
+    dbeta
+}
+// ANCHOR_END: learn_beta
+
+fn main() {
+    run_one_neuron();
+    assert!((beta_gradient() - 0.3).abs() < 1e-12);
 }

@@ -20,9 +20,11 @@ fn latency_predictions(spikes: &[Tensor<f64>]) -> Vec<Option<usize>> {
         .collect()
 }
 
-fn main() {
-    // ANCHOR: loss
-    // Output membranes of 2 samples x 3 classes at 3 steps; labels 2 and 0.
+// ANCHOR: loss
+/// Prints Tutorial 5's loss on the output membranes of 2 samples x 3 classes
+/// at 3 steps, labels 2 and 0, and the gradient of the first step's
+/// membranes.
+fn summed_loss_and_gradient() {
     let membranes = [
         vec![0.1, 0.2, 0.9, 0.5, 0.1, 0.0],
         vec![0.0, 0.1, 1.3, 0.9, 0.2, 0.1],
@@ -54,11 +56,15 @@ fn main() {
         .map(|g| format!("{g:+.4}"))
         .collect();
     println!("dL/dU2[0] = [{}]", rounded.join(", "));
-    // ANCHOR_END: loss
+}
+// ANCHOR_END: loss
 
-    // ANCHOR: decode
-    // Output spikes of 4 samples over 5 steps: for each sample, one train
-    // per class, one character per step ('|' a spike, '.' none).
+// ANCHOR: decode
+/// Decodes the output spikes of 4 samples over 5 steps three ways. Returns
+/// the spike counts and the summed membranes, `[4, 3]` each.
+fn decode_four_samples() -> (Tensor<f64>, Tensor<f64>) {
+    // For each sample, one spike train per class, one character per step
+    // ('|' a spike, '.' none).
     let trains = [
         [".....", "|||..", "...||"],
         ["..|.|", ".|.|.", "....."],
@@ -89,7 +95,13 @@ fn main() {
     println!("rate:     {:?}", rate_predictions(&counts));
     println!("latency:  {:?}", latency_predictions(&spikes));
     println!("membrane: {:?}", membrane_predictions(&membrane_sum));
-    // ANCHOR_END: decode
+    (counts, membrane_sum)
+}
+// ANCHOR_END: decode
+
+fn main() {
+    summed_loss_and_gradient();
+    let (counts, membrane_sum) = decode_four_samples();
     assert_eq!(rate_predictions(&counts), vec![1, 0, 1, 0]);
     assert_eq!(argmax_rows(&membrane_sum), vec![1, 1, 1, 2]);
 }

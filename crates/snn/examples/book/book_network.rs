@@ -34,23 +34,28 @@ fn largest_difference(a: &Tensor<f32>, b: &Tensor<f32>) -> f32 {
         .fold(0.0, f32::max)
 }
 
-fn main() {
-    // ANCHOR: parameters
+// ANCHOR: parameters
+/// Builds Tutorial 5's network with PyTorch's initialisation, drawn from
+/// `rng`, and prints its configuration and the shape of every parameter.
+fn tutorial_network(rng: &mut StdRng) -> Net<f32> {
     let config = NetConfig::default();
     println!("{config:#?}");
-    let mut rng = StdRng::seed_from_u64(0);
-    let net = Net::<f32>::new(&config, &mut rng);
+    let net = Net::<f32>::new(&config, rng);
     let mut total = 0;
     for (name, tensor) in net.parameters() {
         println!("{name:<11} {:?}", tensor.shape());
         total += tensor.len();
     }
     println!("{total} trained parameters");
-    // ANCHOR_END: parameters
-    assert_eq!(total, 784 * 1000 + 1000 + 1000 * 10 + 10);
+    net
+}
+// ANCHOR_END: parameters
 
-    // ANCHOR: forward
-    // Two "images" of random pixels in [0, 1], fed at each of the 25 steps.
+// ANCHOR: forward
+/// Runs the network on two "images" of random pixels in [0, 1], fed at each
+/// of the 25 steps. Prints the hidden spikes of every step and the output
+/// spike counts, and returns the images.
+fn run_two_images(net: &Net<f32>, rng: &mut StdRng) -> Tensor<f32> {
     let pixels: Vec<f32> =
         (0..2 * 784).map(|_| rng.random_range(0.0..1.0)).collect();
     let x = Tensor::from_vec(pixels, &[2, 784]);
@@ -71,25 +76,40 @@ fn main() {
             image.iter().map(|&c| c as u32).collect::<Vec<_>>()
         );
     }
-    // ANCHOR_END: forward
+    x
+}
+// ANCHOR_END: forward
 
-    // ANCHOR: bypass
-    // Change layer 1's beta. With the spikes wired to fc2 the output changes;
-    // with fc2(cur1) it cannot, because layer 1's neurons are bypassed.
+// ANCHOR: bypass
+/// Changes layer 1's beta. With the spikes wired to fc2 the output changes;
+/// with fc2(cur1) it cannot, because layer 1's neurons are bypassed.
+/// Returns the largest change of each wiring.
+fn change_hidden_beta(net: &Net<f32>, x: &Tensor<f32>) -> (f32, f32) {
     let mut other = net.clone();
     other.lif1.beta = Tensor::scalar(0.5);
     let right = largest_difference(
-        &net.infer(&x).membrane_sum,
-        &other.infer(&x).membrane_sum,
+        &net.infer(x).membrane_sum,
+        &other.infer(x).membrane_sum,
     );
     let wrong = largest_difference(
-        &miswired_membrane_sum(&net, &x),
-        &miswired_membrane_sum(&other, &x),
+        &miswired_membrane_sum(net, x),
+        &miswired_membrane_sum(&other, x),
     );
     println!("largest change of the output when lif1's beta goes 0.95 -> 0.5:");
     println!("  fc2(spk1): {right:.4}");
     println!("  fc2(cur1): {wrong:.4}");
-    // ANCHOR_END: bypass
+    (right, wrong)
+}
+// ANCHOR_END: bypass
+
+fn main() {
+    let mut rng = StdRng::seed_from_u64(0);
+    let net = tutorial_network(&mut rng);
+    let total: usize = net.parameters().iter().map(|(_, t)| t.len()).sum();
+    assert_eq!(total, 784 * 1000 + 1000 + 1000 * 10 + 10);
+
+    let x = run_two_images(&net, &mut rng);
+    let (right, wrong) = change_hidden_beta(&net, &x);
     assert!(right > 0.0);
     assert_eq!(wrong, 0.0);
 }

@@ -8,35 +8,48 @@ use autodiff::Surrogate;
 use snn::SpikeGrad;
 use svg::{Panel, Series, sample};
 
-fn main() {
-    // ANCHOR: table
-    // Each surrogate is a function of x = U - threshold.
+// ANCHOR: table
+/// Prints dS/dU of every `SpikeGrad` variant, with snnTorch's defaults, at
+/// a few points x = U - threshold.
+fn print_table() {
     let shapes = [
         ("atan", SpikeGrad::atan()),
         ("fast_sigmoid", SpikeGrad::fast_sigmoid()),
         ("sigmoid", SpikeGrad::sigmoid()),
+        ("triangular", SpikeGrad::triangular()),
+        ("straight_through", SpikeGrad::StraightThrough),
     ];
     let xs = [-1.0, -0.5, -0.1, -0.02, 0.0, 0.02, 0.1, 0.5, 1.0];
 
-    print!("{:>12}", "U - thr");
+    print!("{:>16}", "U - threshold");
     for x in xs {
-        print!("{x:>7}");
+        print!("{x:>8}");
     }
     println!();
     for (name, shape) in shapes {
-        print!("{name:>12}");
+        print!("{name:>16}");
         for x in xs {
             let grad: f64 = shape.grad(x);
-            print!("{grad:>7.4}");
+            print!("{grad:>8.4}");
         }
         println!();
     }
-    // ANCHOR_END: table
+}
+// ANCHOR_END: table
 
-    let atan_peak: f64 = SpikeGrad::atan().grad(0.0);
+fn main() {
+    print_table();
+
+    let at_zero = |shape: SpikeGrad| -> f64 { shape.grad(0.0) };
     assert_eq!(
-        atan_peak, 1.0,
+        at_zero(SpikeGrad::atan()),
+        1.0,
         "snnTorch's ATan has no 1/pi factor: it peaks at alpha / 2 = 1"
+    );
+    assert_eq!(
+        at_zero(SpikeGrad::triangular()),
+        -1.0,
+        "snnTorch's triangular is -threshold from x = 0 up"
     );
 
     let figure = svg::render(&figure_panels(), 2, (420.0, 300.0));
@@ -55,7 +68,7 @@ fn main() {
 }
 
 /// Builds the figure's panels: the step with its ATan stand-in, then the
-/// three surrogates' dS/dU.
+/// five surrogates' dS/dU, each on its own scale.
 fn figure_panels() -> Vec<Panel> {
     let x_range = (-1.0, 1.0);
     let x_ticks = vec![-1.0, -0.5, 0.0, 0.5, 1.0];
@@ -66,13 +79,13 @@ fn figure_panels() -> Vec<Panel> {
          shape: SpikeGrad,
          label: &str,
          color,
-         y_max: f64,
+         y_range: (f64, f64),
          y_ticks: Vec<f64>| Panel {
             title: title.to_string(),
             x_label: "U - threshold".to_string(),
             y_label: "dS/dU in the backward pass".to_string(),
             x_range,
-            y_range: (0.0, y_max),
+            y_range,
             x_ticks: x_ticks.clone(),
             y_ticks,
             series: vec![Series {
@@ -117,7 +130,7 @@ fn figure_panels() -> Vec<Panel> {
             SpikeGrad::atan(),
             "1 / (1 + (pi x)^2)",
             "#1f77b4",
-            1.1,
+            (0.0, 1.1),
             vec![0.0, 0.5, 1.0],
         ),
         derivative_panel(
@@ -125,7 +138,7 @@ fn figure_panels() -> Vec<Panel> {
             SpikeGrad::fast_sigmoid(),
             "1 / (25 |x| + 1)^2",
             "#2ca02c",
-            1.1,
+            (0.0, 1.1),
             vec![0.0, 0.5, 1.0],
         ),
         derivative_panel(
@@ -133,8 +146,24 @@ fn figure_panels() -> Vec<Panel> {
             SpikeGrad::sigmoid(),
             "peak 25 / 4 = 6.25",
             "#d62728",
-            7.0,
+            (0.0, 7.0),
             vec![0.0, 2.0, 4.0, 6.0],
+        ),
+        derivative_panel(
+            "Backward: triangular, threshold = 1",
+            SpikeGrad::triangular(),
+            "1 below 0, -1 from 0 up",
+            "#9467bd",
+            (-1.3, 1.3),
+            vec![-1.0, -0.5, 0.0, 0.5, 1.0],
+        ),
+        derivative_panel(
+            "Backward: straight-through",
+            SpikeGrad::StraightThrough,
+            "1 everywhere",
+            "#8c564b",
+            (0.0, 1.5),
+            vec![0.0, 0.5, 1.0],
         ),
     ]
 }

@@ -102,11 +102,10 @@ fn record<'t>(
 }
 // ANCHOR_END: forward
 
-fn main() {
-    // ANCHOR: small
-    // A 12-16-4 network on a batch of 3: the tape grows by the same number
-    // of nodes with every time step.
-    let mut rng = StdRng::seed_from_u64(0);
+// ANCHOR: small
+/// Counts the nodes of a 12-16-4 network on a batch of 3 for 1, 2, 3 and 25
+/// steps: the tape grows by the same number of nodes with every time step.
+fn count_nodes_per_step(rng: &mut StdRng) {
     for steps in [1, 2, 3, 25] {
         let config = NetConfig {
             num_inputs: 12,
@@ -115,7 +114,7 @@ fn main() {
             num_steps: steps,
             beta: 0.9,
         };
-        let net = Net::<f32>::new(&config, &mut rng);
+        let net = Net::<f32>::new(&config, rng);
         let tape = Tape::new();
         let mut ledger = Ledger::default();
         record(
@@ -132,11 +131,14 @@ fn main() {
         );
         println!("{steps:>2} steps: tape.len() = {}", tape.len());
     }
-    // ANCHOR_END: small
+}
+// ANCHOR_END: small
 
-    // ANCHOR: tutorial
-    // Tutorial 5's sizes: 784-1000-10, batch 128, 25 steps, f32.
-    let net = Net::<f32>::new(&NetConfig::default(), &mut rng);
+// ANCHOR: tutorial
+/// Adds up the nodes and bytes on the tape at Tutorial 5's sizes:
+/// 784-1000-10, batch 128, 25 steps, f32.
+fn tally_tutorial_tape(rng: &mut StdRng) {
+    let net = Net::<f32>::new(&NetConfig::default(), rng);
     let tape = Tape::new();
     let mut ledger = Ledger::default();
     let labels: Vec<usize> = (0..128).map(|i| i % 10).collect();
@@ -165,5 +167,11 @@ fn main() {
         total,
         total as f64 / (1024.0 * 1024.0)
     );
-    // ANCHOR_END: tutorial
+}
+// ANCHOR_END: tutorial
+
+fn main() {
+    let mut rng = StdRng::seed_from_u64(0);
+    count_nodes_per_step(&mut rng);
+    tally_tutorial_tape(&mut rng);
 }

@@ -60,6 +60,30 @@ fn toy_batch(rng: &mut StdRng, batch: usize) -> (Tensor<f64>, Vec<usize>) {
     (Tensor::from_vec(pixels, &[batch, 16]), labels)
 }
 
+// ANCHOR: loop
+/// Trains on 30 batches of the toy task, printing the loss and the
+/// accuracy on 64 test samples every 5 iterations.
+fn train_toy_task(net: &mut Net<f64>, adam: &mut Adam<f64>, rng: &mut StdRng) {
+    let (test_images, test_labels) = toy_batch(rng, 64);
+    for iteration in 1..=30 {
+        let (images, labels) = toy_batch(rng, 8);
+        let loss = training_step(net, adam, &images, &labels);
+        if iteration == 1 || iteration % 5 == 0 {
+            let test = eval_step(net, &test_images, &test_labels).unwrap();
+            let correct = count_correct(
+                &membrane_predictions(&test.membrane_sum),
+                &test_labels,
+            );
+            let test_loss = test.loss;
+            println!(
+                "iteration {iteration:>2}: loss {loss:>6.3}, \
+                 test loss {test_loss:>6.3}, test accuracy {correct}/64"
+            );
+        }
+    }
+}
+// ANCHOR_END: loop
+
 fn main() {
     let config = NetConfig {
         num_inputs: 16,
@@ -97,23 +121,5 @@ fn main() {
     }
     println!("the spelled-out step matches train_step");
 
-    // ANCHOR: loop
-    let (test_images, test_labels) = toy_batch(&mut rng, 64);
-    for iteration in 1..=30 {
-        let (images, labels) = toy_batch(&mut rng, 8);
-        let loss = training_step(&mut net, &mut adam, &images, &labels);
-        if iteration == 1 || iteration % 5 == 0 {
-            let test = eval_step(&net, &test_images, &test_labels).unwrap();
-            let correct = count_correct(
-                &membrane_predictions(&test.membrane_sum),
-                &test_labels,
-            );
-            let test_loss = test.loss;
-            println!(
-                "iteration {iteration:>2}: loss {loss:>6.3}, \
-                 test loss {test_loss:>6.3}, test accuracy {correct}/64"
-            );
-        }
-    }
-    // ANCHOR_END: loop
+    train_toy_task(&mut net, &mut adam, &mut rng);
 }

@@ -150,10 +150,19 @@ fn draw_panel(
         .unwrap();
     }
 
-    // Legend in the top right corner of the plot.
+    // Legend in the top right corner of the plot. Its width is estimated
+    // from the longest label, at about 7 pixels per character of the 12 px
+    // sans-serif text, so that a long label stays inside the frame.
+    let longest = panel
+        .series
+        .iter()
+        .map(|s| s.label.chars().count())
+        .max()
+        .unwrap_or(0);
+    let legend_width = 28.0 + 7.0 * longest as f64 + 8.0;
     for (i, series) in panel.series.iter().enumerate() {
         let ly = plot_top + 16.0 + 16.0 * i as f64;
-        let lx = plot_left + plot_width - 150.0;
+        let lx = plot_left + plot_width - legend_width;
         let dash = if series.dashed {
             r#" stroke-dasharray="6 4""#
         } else {
