@@ -1,12 +1,11 @@
 //! Fused ops for the whole unrolled network: each one covers every time
-//! step of a layer, so the tape holds a handful of nodes instead of six
-//! per step, and the hot loops run over contiguous buffers.
+//! step of a layer, so the tape holds four nodes instead of five per step,
+//! and the hot loops run over contiguous buffers.
 //!
 //! Layer 1 does not depend on layer 2, so all its steps can run first;
 //! layer 2 then runs on the stacked hidden spikes, through one matrix
-//! product for all steps. Rows of every stacked
-//! tensor are `[step 0: batch rows, step 1: batch rows, ...]`, shape
-//! `[steps * batch, neurons]`. The results equal the step-by-step
+//! product for all steps. Rows of every stacked tensor are `[step 0: batch
+//! rows, step 1: batch rows, ...]`, shape `[steps * batch, neurons]`. The results equal the step-by-step
 //! network's ([`crate::Net::forward`]); the tests check that to 1e-12.
 
 use autodiff::{Float, Function, PerColumn, Surrogate, Tensor};
