@@ -107,8 +107,8 @@ fn fused_train_step<F: Float>(
         return Err(TrainError::NonFiniteLoss { loss: loss_value.to_f64() });
     }
 
-    let grads = loss.backward();
-    let param_grads: Vec<Tensor<F>> = net.parameter_vars(&vars).into_iter().map(|v| grads.get_or_zeros(v)).collect();
+    let mut grads = loss.backward();
+    let param_grads: Vec<Tensor<F>> = net.parameter_vars(&vars).into_iter().map(|v| grads.take(v).unwrap_or_else(|| Tensor::zeros(&v.shape()))).collect();
     if !all_finite(&param_grads) {
         return Err(TrainError::NonFiniteLoss { loss: loss_value.to_f64() });
     }
@@ -163,8 +163,8 @@ pub fn train_step_unrolled<F: Float>(
         return Err(TrainError::NonFiniteLoss { loss: loss_value.to_f64() });
     }
 
-    let grads = loss.backward();
-    let param_grads: Vec<Tensor<F>> = net.parameter_vars(&vars).into_iter().map(|v| grads.get_or_zeros(v)).collect();
+    let mut grads = loss.backward();
+    let param_grads: Vec<Tensor<F>> = net.parameter_vars(&vars).into_iter().map(|v| grads.take(v).unwrap_or_else(|| Tensor::zeros(&v.shape()))).collect();
     if !all_finite(&param_grads) {
         return Err(TrainError::NonFiniteLoss { loss: loss_value.to_f64() });
     }
