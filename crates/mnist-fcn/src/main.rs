@@ -109,6 +109,11 @@ struct Args {
     #[arg(long, value_enum, default_value_t = Encoding::Direct)]
     encoding: Encoding,
 
+    /// Threads that share each training batch (fused engine, direct input); the test minibatch
+    /// of each iteration runs on one thread more.
+    #[arg(long, default_value_t = 2, value_parser = at_least_one, allow_negative_numbers = true)]
+    threads: usize,
+
     /// Print a progress report every this many iterations.
     #[arg(long, default_value_t = 50, value_name = "N")]
     report_every: usize,
@@ -140,6 +145,7 @@ impl Args {
             report_every: self.report_every.max(1),
             engine: self.engine,
             encoding: self.encoding,
+            threads: self.threads,
         }
     }
 

@@ -11,7 +11,7 @@ use snn::loss::{count_correct, membrane_predictions, rate_predictions};
 use autodiff::Tensor;
 use rand::Rng;
 use snn::spikegen::{self, LatencyOptions};
-use snn::{Adam, Net, NetConfig, StepOutput, TrainError, eval_step, eval_step_encoded, train_step, train_step_encoded, train_step_unrolled};
+use snn::{Adam, Net, NetConfig, StepOutput, TrainError, eval_step, eval_step_encoded, train_step_encoded, train_step_split, train_step_unrolled};
 
 use crate::batch::{Batch, epoch_order, gather, random_batch};
 use crate::data::{MnistData, Split};
@@ -86,11 +86,15 @@ pub struct TrainConfig {
     pub engine: Engine,
     /// Default [`Encoding::Direct`].
     pub encoding: Encoding,
+    /// Threads that share each training batch (the fused engine with
+    /// direct input only); the test minibatch runs on one thread more.
+    /// Default 2.
+    pub threads: usize,
 }
 
 impl Default for TrainConfig {
     fn default() -> Self {
-        Self { epochs: 1, batch_size: 128, num_steps: 25, beta: 0.95, lr: 5e-4, hidden: 1000, seed: 0, report_every: 50, engine: Engine::Fused, encoding: Encoding::Direct }
+        Self { epochs: 1, batch_size: 128, num_steps: 25, beta: 0.95, lr: 5e-4, hidden: 1000, seed: 0, report_every: 50, engine: Engine::Fused, encoding: Encoding::Direct, threads: 2 }
     }
 }
 
@@ -118,6 +122,7 @@ impl TrainConfig {
             ("--batch-size", self.batch_size),
             ("--num-steps", self.num_steps),
             ("--hidden", self.hidden),
+            ("--threads", self.threads),
         ];
         for (option, value) in at_least_one {
             if value < 1 {
@@ -278,7 +283,7 @@ pub fn train(
                 let input = config.encoding.encode(batch.images, config.num_steps, &mut rng)?;
                 let result = match (config.engine, config.encoding) {
                     (Engine::Unrolled, _) => train_step_unrolled(&mut net, &mut adam, input, &batch.labels),
-                    (Engine::Fused, Encoding::Direct) => train_step(&mut net, &mut adam, input, &batch.labels),
+                    (Engine::Fused, Encoding::Direct) => train_step_split(&mut net, &mut adam, input, &batch.labels, config.threads),
                     (Engine::Fused, _) => train_step_encoded(&mut net, &mut adam, input, &batch.labels),
                 };
                 let step = match result {

@@ -96,6 +96,21 @@ fn fused_train_step<F: Float>(
     let (rows, _) = input.dims2("train_step");
     let batch = if per_step { rows / net.num_steps } else { rows };
     check_labels(labels, batch, net.fc2.outputs())?;
+    let pass = forward_backward(net, input, labels, per_step)?;
+    adam.step(net.parameters_mut(), &pass.grads);
+    Ok(pass.output)
+}
+
+/// The loss, the parameter gradients and the summed outputs of one batch.
+struct Pass<F> {
+    output: StepOutput<F>,
+    grads: Vec<Tensor<F>>,
+}
+
+/// Forward and backward through the fused ops on a fresh tape, without
+/// updating anything. Labels must already be checked.
+fn forward_backward<F: Float>(net: &Net<F>, input: Tensor<F>, labels: &[usize], per_step: bool) -> Result<Pass<F>, TrainError> {
+    let batch = labels.len();
     let tape = Tape::new();
     let vars = net.register(&tape);
     let x = tape.constant(input);
@@ -108,8 +123,9 @@ fn fused_train_step<F: Float>(
     }
 
     let mut grads = loss.backward();
-    let param_grads: Vec<Tensor<F>> = net.parameter_vars(&vars).into_iter().map(|v| grads.take(v).unwrap_or_else(|| Tensor::zeros(&v.shape()))).collect();
-    if !all_finite(&param_grads) {
+    let grads: Vec<Tensor<F>> =
+        net.parameter_vars(&vars).into_iter().map(|v| grads.take(v).unwrap_or_else(|| Tensor::zeros(&v.shape()))).collect();
+    if !all_finite(&grads) {
         return Err(TrainError::NonFiniteLoss { loss: loss_value.to_f64() });
     }
     let mem2 = record.mem2.value();
@@ -117,10 +133,77 @@ fn fused_train_step<F: Float>(
     let outputs = net.fc2.outputs();
     let spike_counts = sum_steps(&spikes, batch, outputs);
     let membrane_sum = sum_steps(&mem2, batch, outputs);
-    drop(record);
+    Ok(Pass { output: StepOutput { loss: loss_value, spike_counts, membrane_sum }, grads })
+}
 
-    adam.step(net.parameters_mut(), &param_grads);
-    Ok(StepOutput { loss: loss_value, spike_counts, membrane_sum })
+/// [`train_step`] with the batch split into `parts` slices whose forward
+/// and backward passes run on separate threads; the gradients are then
+/// combined and Adam takes one step.
+///
+/// Cross-entropy is a mean over the batch, so the batch's loss and
+/// gradients are the slices' weighted by their share of the rows: the
+/// same values as [`train_step`], summed in another order.
+///
+/// # Errors
+/// As [`train_step`].
+pub fn train_step_split<F: Float>(
+    net: &mut Net<F>,
+    adam: &mut Adam<F>,
+    images: Tensor<F>,
+    labels: &[usize],
+    parts: usize,
+) -> Result<StepOutput<F>, TrainError> {
+    let (batch, inputs) = images.dims2("train_step_split");
+    check_labels(labels, batch, net.fc2.outputs())?;
+    let parts = parts.clamp(1, batch.max(1));
+    if parts == 1 {
+        return fused_train_step(net, adam, images, labels, false);
+    }
+
+    // Contiguous slices of the rows whose sizes differ by at most one.
+    let bounds: Vec<usize> = (0..=parts).map(|i| i * batch / parts).collect();
+    let slice = |i: usize| {
+        let rows = bounds[i]..bounds[i + 1];
+        let data = images.data()[rows.start * inputs..rows.end * inputs].to_vec();
+        (Tensor::from_vec(data, &[rows.len(), inputs]), &labels[rows])
+    };
+    let shared: &Net<F> = net;
+    let passes: Vec<Result<Pass<F>, TrainError>> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (1..parts)
+            .map(|i| {
+                let (x, y) = slice(i);
+                scope.spawn(move || forward_backward(shared, x, y, false))
+            })
+            .collect();
+        let (x, y) = slice(0);
+        let mut passes = vec![forward_backward(shared, x, y, false)];
+        passes.extend(handles.into_iter().map(|h| h.join().expect("a training thread panicked")));
+        passes
+    });
+
+    let mut loss = F::ZERO;
+    let mut grads: Option<Vec<Tensor<F>>> = None;
+    let outputs = net.fc2.outputs();
+    let (mut spike_counts, mut membrane_sum) = (Vec::with_capacity(batch * outputs), Vec::with_capacity(batch * outputs));
+    for (i, pass) in passes.into_iter().enumerate() {
+        let pass = pass?;
+        let share = F::from_f64((bounds[i + 1] - bounds[i]) as f64 / batch as f64);
+        loss += share * pass.output.loss;
+        let scaled = pass.grads.into_iter().map(|g| g.map(|v| v * share));
+        match &mut grads {
+            None => grads = Some(scaled.collect()),
+            Some(sum) => sum.iter_mut().zip(scaled).for_each(|(s, g)| s.add_assign(&g)),
+        }
+        spike_counts.extend_from_slice(pass.output.spike_counts.data());
+        membrane_sum.extend_from_slice(pass.output.membrane_sum.data());
+    }
+    let grads = grads.expect("at least one slice");
+    adam.step(net.parameters_mut(), &grads);
+    Ok(StepOutput {
+        loss,
+        spike_counts: Tensor::from_vec(spike_counts, &[batch, outputs]),
+        membrane_sum: Tensor::from_vec(membrane_sum, &[batch, outputs]),
+    })
 }
 
 /// Returns whether every gradient value is finite. Adam would write a NaN

@@ -134,3 +134,30 @@ fn per_step_input_of_repeated_image_matches_static() {
     assert_close("spike counts", &a.spike_counts, &b.spike_counts);
     assert_close("membrane sum", &a.membrane_sum, &b.membrane_sum);
 }
+
+#[test]
+fn split_batch_step_matches_whole_batch() {
+    for parts in [2, 3] {
+        let net = small_net(Reset::Subtract, true, true, 9);
+        let mut rng = StdRng::seed_from_u64(11);
+        let batch = 7;
+        let x = Tensor::from_vec((0..batch * 12).map(|_| rng.random_range(0.0..1.0)).collect(), &[batch, 12]);
+        let labels: Vec<usize> = (0..batch).map(|i| i % 4).collect();
+
+        let (mut whole, mut split) = (net.clone(), net.clone());
+        let (mut adam_whole, mut adam_split) = (snn::Adam::new(5e-4), snn::Adam::new(5e-4));
+        let a = snn::train_step(&mut whole, &mut adam_whole, x.clone(), &labels).unwrap();
+        let b = snn::train_step_split(&mut split, &mut adam_split, x.clone(), &labels, parts).unwrap();
+
+        assert!((a.loss - b.loss).abs() < 1e-12, "loss {} vs {}", a.loss, b.loss);
+        assert_eq!(a.spike_counts, b.spike_counts);
+        assert_close("membrane sum", &b.membrane_sum, &a.membrane_sum);
+        for ((name, p), (_, q)) in whole.parameters().into_iter().zip(split.parameters()) {
+            // Adam's first step is lr * sign(g) where g is not tiny, so compare the updates.
+            let before = net.parameters().into_iter().find(|(n, _)| *n == name).unwrap().1.clone();
+            let update_whole = p.zip_map(&before, "update", |after, before| after - before);
+            let update_split = q.zip_map(&before, "update", |after, before| after - before);
+            assert_close(&name, &update_split, &update_whole);
+        }
+    }
+}
