@@ -532,6 +532,7 @@ fn surrogate_title(spike_grad: SpikeGrad) -> String {
         SpikeGrad::Sigmoid { slope } => format!("sigmoid, slope = {slope}"),
         SpikeGrad::Triangular { threshold } => format!("triangular, threshold = {threshold}"),
         SpikeGrad::StraightThrough => "straight-through estimator".to_string(),
+        SpikeGrad::Custom { name, .. } => name.to_string(),
     }
 }
 

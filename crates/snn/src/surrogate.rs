@@ -7,7 +7,7 @@
 use autodiff::{ATan, Float, Surrogate};
 
 /// The surrogate gradient of a spiking layer (snnTorch's `spike_grad`).
-#[derive(Clone, Copy, Debug, PartialEq)]
+#[derive(Clone, Copy, Debug)]
 pub enum SpikeGrad {
     /// `(alpha / 2) / (1 + (pi * alpha * x / 2)^2)`; snnTorch's default,
     /// `alpha = 2.0`.
@@ -30,6 +30,24 @@ pub enum SpikeGrad {
     /// snnTorch's `straight_through_estimator()`: the gradient passes
     /// unchanged, `1` everywhere.
     StraightThrough,
+    /// A surrogate of the user's own: `grad(x)` is `dS/dU` at
+    /// `x = U - threshold`, computed in f64 whatever the training float.
+    /// snnTorch's counterpart is a custom `torch.autograd.Function`.
+    Custom { name: &'static str, grad: fn(f64) -> f64 },
+}
+
+impl PartialEq for SpikeGrad {
+    fn eq(&self, other: &Self) -> bool {
+        match (*self, *other) {
+            (Self::ATan { alpha: a }, Self::ATan { alpha: b }) => a == b,
+            (Self::FastSigmoid { slope: a }, Self::FastSigmoid { slope: b }) => a == b,
+            (Self::Sigmoid { slope: a }, Self::Sigmoid { slope: b }) => a == b,
+            (Self::Triangular { threshold: a }, Self::Triangular { threshold: b }) => a == b,
+            (Self::StraightThrough, Self::StraightThrough) => true,
+            (Self::Custom { name: a, grad: f }, Self::Custom { name: b, grad: g }) => a == b && std::ptr::fn_addr_eq(f, g),
+            _ => false,
+        }
+    }
 }
 
 impl SpikeGrad {
@@ -79,6 +97,7 @@ impl<F: Float> Surrogate<F> for SpikeGrad {
                 if x >= F::ZERO { -threshold } else { threshold }
             }
             Self::StraightThrough => F::ONE,
+            Self::Custom { grad, .. } => F::from_f64(grad(x.to_f64())),
         }
     }
 }
@@ -87,6 +106,16 @@ impl<F: Float> Surrogate<F> for SpikeGrad {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn custom_surrogate_is_called_with_distance_to_threshold() {
+        // A boxcar of width 1 around the threshold.
+        let boxcar = SpikeGrad::Custom { name: "boxcar", grad: |x| if x.abs() < 0.5 { 1.0 } else { 0.0 } };
+        assert_eq!(Surrogate::<f32>::grad(&boxcar, 0.25), 1.0);
+        assert_eq!(Surrogate::<f64>::grad(&boxcar, -0.75), 0.0);
+        assert_eq!(boxcar, boxcar);
+        assert_ne!(boxcar, SpikeGrad::StraightThrough);
+    }
 
     #[test]
     fn peaks_at_the_threshold() {
