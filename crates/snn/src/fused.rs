@@ -116,18 +116,7 @@ fn expand<F: Float>(param: &PerColumn<'_, F>, neurons: usize) -> Vec<F> {
 /// `clamp(beta, 0, 1)` per neuron, and whether the clamp passes a gradient
 /// (strictly inside `(0, 1)`).
 fn clamped<F: Float>(beta: &PerColumn<'_, F>, neurons: usize) -> Vec<(F, bool)> {
-    (0..neurons)
-        .map(|j| {
-            let b = beta.at(j);
-            if b <= F::ZERO {
-                (F::ZERO, false)
-            } else if b >= F::ONE {
-                (F::ONE, false)
-            } else {
-                (b, true)
-            }
-        })
-        .collect()
+    (0..neurons).map(|j| crate::leaky::clamp_unit(beta.at(j))).collect()
 }
 
 /// Writes `g * surrogate'(U - threshold)` for one row, with a separate

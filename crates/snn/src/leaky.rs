@@ -182,7 +182,7 @@ struct LeakyUpdate {
 
 /// `clamp(beta, 0, 1)`, and whether the clamp passes a gradient: only
 /// strictly inside `(0, 1)`, as PyTorch's `clamp` does (torch 2.15).
-fn clamp_unit<F: Float>(beta: F) -> (F, bool) {
+pub(crate) fn clamp_unit<F: Float>(beta: F) -> (F, bool) {
     if beta <= F::ZERO {
         (F::ZERO, false)
     } else if beta >= F::ONE {
