@@ -19,7 +19,8 @@ use crate::data::{MnistData, Split};
 /// How a training step records the network on the tape.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
 pub enum Engine {
-    /// One fused op per layer covers all time steps (`snn::train_step`).
+    /// One fused op per layer covers all time steps (`snn::train_step_split`,
+    /// or `snn::train_step_encoded` for spike-encoded input).
     #[default]
     Fused,
     /// Every time step recorded op by op (`snn::train_step_unrolled`):
