@@ -189,10 +189,17 @@ pub fn train_step_split<F: Float>(
         let pass = pass?;
         let share = F::from_f64((bounds[i + 1] - bounds[i]) as f64 / batch as f64);
         loss += share * pass.output.loss;
-        let scaled = pass.grads.into_iter().map(|g| g.map(|v| v * share));
+        let mut part = pass.grads;
         match &mut grads {
-            None => grads = Some(scaled.collect()),
-            Some(sum) => sum.iter_mut().zip(scaled).for_each(|(s, g)| s.add_assign(&g)),
+            None => {
+                part.iter_mut().flat_map(|g| g.data_mut()).for_each(|v| *v *= share);
+                grads = Some(part);
+            }
+            Some(sum) => {
+                for (s, g) in sum.iter_mut().zip(&part) {
+                    s.data_mut().iter_mut().zip(g.data()).for_each(|(s, &g)| *s += share * g);
+                }
+            }
         }
         spike_counts.extend_from_slice(pass.output.spike_counts.data());
         membrane_sum.extend_from_slice(pass.output.membrane_sum.data());
