@@ -240,6 +240,9 @@ fn metrics(args: &Args, data: &MnistData, outcome: Option<&TrainOutcome>, eval: 
         lr: config.lr,
         hidden: config.hidden,
         seed: config.seed,
+        engine: format!("{:?}", config.engine).to_lowercase(),
+        encoding: format!("{:?}", config.encoding).to_lowercase(),
+        threads: config.threads,
         train_images: data.train.labels.len(),
         iterations: outcome.map_or(0, |o| o.train_loss.len()),
         interrupted: outcome.is_some_and(|o| o.interrupted),
@@ -328,7 +331,7 @@ fn run(args: &Args, stop: &AtomicBool) -> Result<ExitCode, String> {
 
     if outcome.interrupted {
         eprintln!(
-            "interrupted: training stopped after iteration {}; the metrics and weights above are from that point",
+            "interrupted: training stopped after {} iterations; the metrics and weights above are from that point",
             outcome.train_loss.len()
         );
         return Ok(ExitCode::from(130));

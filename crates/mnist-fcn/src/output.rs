@@ -65,6 +65,12 @@ pub struct Metrics {
     pub lr: f64,
     pub hidden: usize,
     pub seed: u64,
+    /// `fused` or `unrolled`.
+    pub engine: String,
+    /// `direct`, `rate` or `latency`.
+    pub encoding: String,
+    /// Threads that shared each training batch.
+    pub threads: usize,
     pub train_images: usize,
     pub iterations: usize,
     /// True when the run was stopped before its last epoch ended.
