@@ -238,6 +238,13 @@ struct Inputs {
 }
 
 fn read_inputs(case: &CaseFile) -> Result<Inputs, String> {
+    if !case.has(&["W1"]) && case.has(&["mem"]) {
+        return Err(format!(
+            "{}: this is a surrogate case (spike and gradient values at given membranes), not a network \
+             case; this program reads network cases, which hold W1, b1, W2, b2, x and targets",
+            case.path
+        ));
+    }
     let (w1, hidden, inputs) = case.matrix("W1")?;
     let b1 = case.array_of_shape("b1", &[hidden])?;
     let (w2, outputs, w2_inputs) = case.matrix("W2")?;
