@@ -138,9 +138,10 @@ impl<F: Float> Tape<F> {
         Var { tape: self, id: nodes.len() - 1 }
     }
 
-    /// The reverse walk. `grads[i]` is the gradient of the loss with respect
-    /// to node `i`; every use of a node adds its contribution there, so a
-    /// value used at several places collects the sum of all of them.
+    /// Walks the tape backwards from `root`. `grads[i]` is the gradient of
+    /// the loss with respect to node `i`. Every use of a node adds its
+    /// contribution there, so a value used at several places collects the
+    /// sum of all of them.
     fn backward_from(&self, root: usize) -> Gradients<F> {
         let nodes = self.nodes.borrow();
         let root_shape = nodes[root].value.shape();

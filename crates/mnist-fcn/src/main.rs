@@ -42,8 +42,8 @@ struct Args {
     #[arg(long, value_name = "DIR")]
     data_dir: Option<PathBuf>,
 
-    /// Download from this mirror (a URL prefix that the four .gz file names are appended to)
-    /// instead of the built-in list; repeat it to try several in order.
+    /// Download from this mirror instead of the built-in list. A mirror is a URL prefix that the
+    /// four .gz file names are appended to. Repeat the option to try several in order.
     #[arg(long, value_name = "URL")]
     mirror: Vec<String>,
 
@@ -98,7 +98,7 @@ struct Args {
     #[arg(long, requires = "load")]
     eval_only: bool,
 
-    /// How each training step is recorded for backpropagation: fused ops over all time steps,
+    /// Recording of each training step for backpropagation: fused ops over all time steps,
     /// or every step op by op (slower, the same results).
     #[arg(long, value_enum, default_value_t = Engine::Fused)]
     engine: Engine,

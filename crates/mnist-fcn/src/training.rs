@@ -16,7 +16,7 @@ use snn::{Adam, Net, NetConfig, StepOutput, TrainError, eval_step, eval_step_enc
 use crate::batch::{Batch, epoch_order, gather, random_batch};
 use crate::data::{MnistData, Split};
 
-/// How a training step records the network on the tape.
+/// The way a training step records the network on the tape.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
 pub enum Engine {
     /// One fused op per layer covers all time steps (`snn::train_step_split`,
@@ -28,7 +28,7 @@ pub enum Engine {
     Unrolled,
 }
 
-/// How an image becomes the network's input at each time step.
+/// The rule that turns an image into the network's input at each time step.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
 pub enum Encoding {
     /// The pixel values themselves at every step, as Tutorial 5 feeds them.
@@ -43,7 +43,7 @@ pub enum Encoding {
 }
 
 impl Encoding {
-    /// The input of a batch: the images as they are for [`Encoding::Direct`],
+    /// Returns the input of a batch: the images as they are for [`Encoding::Direct`],
     /// otherwise `[steps * batch, pixels]` spikes.
     fn encode(self, images: Tensor<f32>, steps: usize, rng: &mut impl Rng) -> Result<Tensor<f32>, RunError> {
         let encoded = match self {
@@ -151,7 +151,7 @@ impl TrainConfig {
     }
 }
 
-/// What the loop reports every `report_every` iterations, as the tutorial
+/// The report the loop makes every `report_every` iterations, as the tutorial
 /// prints it.
 #[derive(Clone, Debug)]
 pub struct Progress {
@@ -180,7 +180,7 @@ pub struct TrainOutcome {
     pub interrupted: bool,
 }
 
-/// Why training ended without a result.
+/// The reason training ended without a result.
 #[derive(Clone, Debug, PartialEq)]
 pub enum RunError {
     /// The loss became NaN or infinite; no parameter was updated with it.

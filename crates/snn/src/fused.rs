@@ -1,5 +1,5 @@
 //! Fused ops for the whole unrolled network: each one covers every time
-//! step of a layer, so the tape holds four nodes instead of five per step,
+//! step of a layer, so the tape contains four nodes instead of five per step,
 //! and the hot loops run over contiguous buffers.
 //!
 //! Layer 1 does not depend on layer 2, so all its steps can run first;
@@ -12,7 +12,7 @@ use autodiff::{Float, Function, PerColumn, Surrogate, Tensor};
 
 use crate::{Reset, SpikeGrad};
 
-/// What [`LeakyRecurrence`] returns for every step.
+/// The output [`LeakyRecurrence`] returns for every step.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Emit {
     /// The spikes `H(U[t] - threshold)`, with the surrogate gradient.

@@ -20,7 +20,7 @@ use autodiff::{Float, Function, Heaviside, PerColumn, Tape, Tensor, Var};
 
 use crate::SpikeGrad;
 
-/// How the membrane is reset after a spike (snnTorch's `reset_mechanism`).
+/// The rule that resets the membrane after a spike (snnTorch's `reset_mechanism`).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum Reset {
     /// Subtract the threshold: `U[t] = b U[t-1] + I[t] - R[t] threshold`.

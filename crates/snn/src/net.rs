@@ -47,7 +47,7 @@ pub struct NetVars<'t, F: Float> {
     pub lif2: LeakyVars<'t, F>,
 }
 
-/// What one step of the unrolled network computed, on the tape.
+/// The values one step of the unrolled network computed, on the tape.
 pub struct StepRecord<'t, F: Float> {
     pub cur1: Var<'t, F>,
     pub spk1: Var<'t, F>,
@@ -177,7 +177,7 @@ impl<F: Float> Net<F> {
     /// `x: [batch, inputs]` fed at every step.
     ///
     /// `fc1(x)` is the same at every step, so it is computed once and used
-    /// 25 times; backward then sums its gradient over the 25 uses, which
+    /// at every step. Backward then sums its gradient over those uses, which
     /// gives exactly the gradient of recomputing it at each step.
     // ANCHOR: net_forward
     pub fn forward<'t>(&self, vars: &NetVars<'t, F>, x: Var<'t, F>) -> Vec<StepRecord<'t, F>> {

@@ -9,7 +9,7 @@ use crate::fused::spikes_of;
 use crate::loss::{membrane_cross_entropy, membrane_cross_entropy_value, stacked_cross_entropy};
 use crate::{Adam, Net};
 
-/// What a training or evaluation step measured on its batch.
+/// The measurements of a training or evaluation step on its batch.
 #[derive(Clone, Debug)]
 pub struct StepOutput<F> {
     /// The summed cross-entropy loss, before the update.
@@ -20,7 +20,7 @@ pub struct StepOutput<F> {
     pub membrane_sum: Tensor<F>,
 }
 
-/// Why a training step did not update the parameters.
+/// The reason a training step did not update the parameters.
 #[derive(Clone, Debug, PartialEq)]
 pub enum TrainError {
     Label(LabelError),
