@@ -40,6 +40,12 @@ pub trait Float:
     fn is_finite(self) -> bool;
     fn max(self, other: Self) -> Self;
     fn powi(self, n: i32) -> Self;
+    /// `self * a + b`. Where the build targets a CPU with fused
+    /// multiply-add (`target-cpu=native` on any recent x86-64 or ARM
+    /// machine), it is one instruction with one rounding; elsewhere it is a
+    /// multiply and an add, because the library's software fused
+    /// multiply-add is many times slower.
+    fn mul_add(self, a: Self, b: Self) -> Self;
 
     /// Computes `C = alpha * A B + beta * C` with `matrixmultiply`'s strided
     /// kernel (`sgemm` or `dgemm`). A is `m x k`, B is `k x n`, C is `m x n`;
@@ -100,6 +106,10 @@ macro_rules! impl_float {
             }
             fn powi(self, n: i32) -> Self {
                 <$t>::powi(self, n)
+            }
+            #[inline(always)]
+            fn mul_add(self, a: Self, b: Self) -> Self {
+                if cfg!(target_feature = "fma") { <$t>::mul_add(self, a, b) } else { self * a + b }
             }
             unsafe fn gemm(
                 m: usize,

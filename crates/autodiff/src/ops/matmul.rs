@@ -132,11 +132,7 @@ impl Linear {
                 x.shape(),
                 weight.shape()
             );
-            for (x_row, y_row) in x.data().chunks_exact(inputs).zip(y.data_mut().chunks_exact_mut(out)) {
-                for (y, w_row) in y_row.iter_mut().zip(weight.data().chunks_exact(inputs)) {
-                    *y += dot(x_row, w_row);
-                }
-            }
+            narrow::add_product(x.data(), weight.data(), y.data_mut(), out);
         } else {
             gemm("linear", x, Transpose::No, weight, Transpose::Yes, F::ONE, &mut y);
         }
@@ -148,91 +144,183 @@ impl Linear {
 /// `matrixmultiply`. The kernel packs the wide operand into a buffer
 /// first, and with ten outputs (the tutorial's second layer) that copy
 /// costs about as much as the product itself.
-const NARROW: usize = 16;
+pub const NARROW: usize = 16;
 
-/// The dot product, summed in 16 lanes so that the loop vectorizes.
-fn dot<F: Float>(a: &[F], b: &[F]) -> F {
-    const LANES: usize = 16;
-    let mut lanes = [F::ZERO; LANES];
-    let (a_chunks, a_rest) = a.as_chunks::<LANES>();
-    let (b_chunks, b_rest) = b.as_chunks::<LANES>();
-    for (a, b) in a_chunks.iter().zip(b_chunks) {
-        for l in 0..LANES {
-            lanes[l] += a[l] * b[l];
+/// The loops of narrow layers (up to [`NARROW`] outputs) on plain
+/// slices, shared by [`Linear`] and by fused ops that end in a narrow
+/// layer. `weight` is `[out, inputs]` in every function.
+pub mod narrow {
+    use crate::Float;
+
+    /// `Y += X W^T` for `X: [rows, inputs]` and `Y: [rows, out]`: one dot
+    /// product per output.
+    pub fn add_product<F: Float>(x: &[F], weight: &[F], y: &mut [F], out: usize) {
+        let inputs = weight.len() / out;
+        if out == 10 {
+            add_product_n::<F, 10>(x, weight, y, inputs);
+            return;
         }
-    }
-    let tail: F = a_rest.iter().zip(b_rest).map(|(&a, &b)| a * b).sum();
-    lanes.iter().copied().sum::<F>() + tail
-}
-
-/// `dX = G W` for `G: [rows, N]` and `W: [N, inputs]`, written once per
-/// element: each block of 16 columns of a dX row is summed over the N
-/// weight rows in registers, instead of N read-modify-write passes.
-fn narrow_input_grad<F: Float, const N: usize>(grad: &[F], weight: &[F], dx: &mut [F], inputs: usize) {
-    const LANES: usize = 16;
-    let w_rows: [&[F]; N] = std::array::from_fn(|o| &weight[o * inputs..(o + 1) * inputs]);
-    for (dx_row, g) in dx.chunks_exact_mut(inputs).zip(grad.chunks_exact(N)) {
-        let g: [F; N] = std::array::from_fn(|o| g[o]);
-        let (blocks, rest) = dx_row.as_chunks_mut::<LANES>();
-        for (b, block) in blocks.iter_mut().enumerate() {
-            let mut sum = [F::ZERO; LANES];
-            for o in 0..N {
-                let w: &[F; LANES] = w_rows[o][b * LANES..(b + 1) * LANES].try_into().expect("block of LANES");
-                for l in 0..LANES {
-                    sum[l] += g[o] * w[l];
-                }
+        for (x_row, y_row) in x.chunks_exact(inputs).zip(y.chunks_exact_mut(out)) {
+            for (y, w_row) in y_row.iter_mut().zip(weight.chunks_exact(inputs)) {
+                *y += dot(x_row, w_row);
             }
-            *block = sum;
-        }
-        let start = blocks.len() * LANES;
-        for (k, d) in rest.iter_mut().enumerate() {
-            *d = (0..N).map(|o| g[o] * w_rows[o][start + k]).sum();
         }
     }
-}
 
-/// `dW = G^T X` for `G: [rows, N]` and `X: [rows, inputs]`. Rows are
-/// taken in groups of 32; within a group, each block of 16 columns keeps
-/// its N sums in registers, and dW is read and written once per group.
-fn narrow_weight_grad<F: Float, const N: usize>(grad: &[F], x: &[F], dw: &mut [F], inputs: usize) {
-    const LANES: usize = 16;
-    const GROUP: usize = 32;
-    let blocks = inputs / LANES;
-    let x_rows: Vec<&[F]> = x.chunks_exact(inputs).collect();
-    let g_rows: Vec<&[F]> = grad.chunks_exact(N).collect();
-    for (x_group, g_group) in x_rows.chunks(GROUP).zip(g_rows.chunks(GROUP)) {
-        for b in 0..blocks {
-            let mut sums = [[F::ZERO; LANES]; N];
-            for (x_row, g) in x_group.iter().zip(g_group) {
-                let x_block: &[F; LANES] = x_row[b * LANES..(b + 1) * LANES].try_into().expect("block of LANES");
+    /// `dX = G W` for `G: [rows, out]`, overwriting `dx: [rows, inputs]`.
+    pub fn input_grad<F: Float>(grad: &[F], weight: &[F], dx: &mut [F], out: usize) {
+        let inputs = weight.len() / out;
+        if out == 10 {
+            input_grad_n::<F, 10>(grad, weight, dx, inputs);
+            return;
+        }
+        dx.fill(F::ZERO);
+        for (dx_row, g_row) in dx.chunks_exact_mut(inputs).zip(grad.chunks_exact(out)) {
+            for (&g, w_row) in g_row.iter().zip(weight.chunks_exact(inputs)) {
+                axpy(g, w_row, dx_row);
+            }
+        }
+    }
+
+    /// `dW += G^T X` for `G: [rows, out]` and `X: [rows, inputs]`.
+    pub fn add_weight_grad<F: Float>(grad: &[F], x: &[F], dw: &mut [F], out: usize) {
+        let inputs = dw.len() / out;
+        if out == 10 {
+            weight_grad_n::<F, 10>(grad, x, dw, inputs);
+            return;
+        }
+        for (x_row, g_row) in x.chunks_exact(inputs).zip(grad.chunks_exact(out)) {
+            for (&g, dw_row) in g_row.iter().zip(dw.chunks_exact_mut(inputs)) {
+                axpy(g, x_row, dw_row);
+            }
+        }
+    }
+
+    /// The dot product, summed in 16 lanes so that the loop vectorizes.
+    pub fn dot<F: Float>(a: &[F], b: &[F]) -> F {
+        const LANES: usize = 16;
+        let mut lanes = [F::ZERO; LANES];
+        let (a_chunks, a_rest) = a.as_chunks::<LANES>();
+        let (b_chunks, b_rest) = b.as_chunks::<LANES>();
+        for (a, b) in a_chunks.iter().zip(b_chunks) {
+            for l in 0..LANES {
+                lanes[l] = a[l].mul_add(b[l], lanes[l]);
+            }
+        }
+        let tail: F = a_rest.iter().zip(b_rest).map(|(&a, &b)| a * b).sum();
+        lanes.iter().copied().sum::<F>() + tail
+    }
+
+    /// `Y += X W^T` for `W: [N, inputs]`, two rows of X at a time. Each
+    /// block of 16 columns of W is loaded once for both rows, and the 2N
+    /// running sums are independent, so the multiply-adds do not wait on
+    /// each other as they do in one dot product after another.
+    fn add_product_n<F: Float, const N: usize>(x: &[F], weight: &[F], y: &mut [F], inputs: usize) {
+        const LANES: usize = 16;
+        let w_rows: [&[F]; N] = std::array::from_fn(|o| &weight[o * inputs..(o + 1) * inputs]);
+        let blocks = inputs / LANES;
+        let pairs = x.chunks_exact(2 * inputs).zip(y.chunks_exact_mut(2 * N));
+        for (x_pair, y_pair) in pairs {
+            let (xa, xb) = x_pair.split_at(inputs);
+            let mut sa = [[F::ZERO; LANES]; N];
+            let mut sb = [[F::ZERO; LANES]; N];
+            for b in 0..blocks {
+                let a: &[F; LANES] = xa[b * LANES..(b + 1) * LANES].try_into().expect("block of LANES");
+                let c: &[F; LANES] = xb[b * LANES..(b + 1) * LANES].try_into().expect("block of LANES");
                 for o in 0..N {
-                    let g = g[o];
+                    let w: &[F; LANES] = w_rows[o][b * LANES..(b + 1) * LANES].try_into().expect("block of LANES");
                     for l in 0..LANES {
-                        sums[o][l] += g * x_block[l];
+                        sa[o][l] = w[l].mul_add(a[l], sa[o][l]);
+                        sb[o][l] = w[l].mul_add(c[l], sb[o][l]);
                     }
                 }
             }
-            for (o, sum) in sums.iter().enumerate() {
-                let target = &mut dw[o * inputs + b * LANES..o * inputs + (b + 1) * LANES];
-                for (t, &v) in target.iter_mut().zip(sum) {
-                    *t += v;
+            let start = blocks * LANES;
+            let (ya, yb) = y_pair.split_at_mut(N);
+            for o in 0..N {
+                let tail = |x: &[F]| -> F { x[start..].iter().zip(&w_rows[o][start..]).map(|(&x, &w)| x * w).sum() };
+                ya[o] += sa[o].iter().copied().sum::<F>() + tail(xa);
+                yb[o] += sb[o].iter().copied().sum::<F>() + tail(xb);
+            }
+        }
+        let done = x.len() / (2 * inputs) * 2;
+        for (x_row, y_row) in x.chunks_exact(inputs).zip(y.chunks_exact_mut(N)).skip(done) {
+            for (y, w_row) in y_row.iter_mut().zip(&w_rows) {
+                *y += dot(x_row, w_row);
+            }
+        }
+    }
+
+    /// `dX = G W` for `G: [rows, N]` and `W: [N, inputs]`, written once per
+    /// element: each block of 16 columns of a dX row is summed over the N
+    /// weight rows in registers, instead of N read-modify-write passes.
+    fn input_grad_n<F: Float, const N: usize>(grad: &[F], weight: &[F], dx: &mut [F], inputs: usize) {
+        const LANES: usize = 16;
+        let w_rows: [&[F]; N] = std::array::from_fn(|o| &weight[o * inputs..(o + 1) * inputs]);
+        for (dx_row, g) in dx.chunks_exact_mut(inputs).zip(grad.chunks_exact(N)) {
+            let g: [F; N] = std::array::from_fn(|o| g[o]);
+            let (blocks, rest) = dx_row.as_chunks_mut::<LANES>();
+            for (b, block) in blocks.iter_mut().enumerate() {
+                let mut sum = [F::ZERO; LANES];
+                for o in 0..N {
+                    let w: &[F; LANES] = w_rows[o][b * LANES..(b + 1) * LANES].try_into().expect("block of LANES");
+                    for l in 0..LANES {
+                        sum[l] = g[o].mul_add(w[l], sum[l]);
+                    }
+                }
+                *block = sum;
+            }
+            let start = blocks.len() * LANES;
+            for (k, d) in rest.iter_mut().enumerate() {
+                *d = (0..N).map(|o| g[o] * w_rows[o][start + k]).sum();
+            }
+        }
+    }
+
+    /// `dW = G^T X` for `G: [rows, N]` and `X: [rows, inputs]`. Rows are
+    /// taken in groups of 32; within a group, each block of 16 columns keeps
+    /// its N sums in registers, and dW is read and written once per group.
+    fn weight_grad_n<F: Float, const N: usize>(grad: &[F], x: &[F], dw: &mut [F], inputs: usize) {
+        const LANES: usize = 16;
+        const GROUP: usize = 32;
+        let blocks = inputs / LANES;
+        let x_rows: Vec<&[F]> = x.chunks_exact(inputs).collect();
+        let g_rows: Vec<&[F]> = grad.chunks_exact(N).collect();
+        for (x_group, g_group) in x_rows.chunks(GROUP).zip(g_rows.chunks(GROUP)) {
+            for b in 0..blocks {
+                let mut sums = [[F::ZERO; LANES]; N];
+                for (x_row, g) in x_group.iter().zip(g_group) {
+                    let x_block: &[F; LANES] = x_row[b * LANES..(b + 1) * LANES].try_into().expect("block of LANES");
+                    for o in 0..N {
+                        let g = g[o];
+                        for l in 0..LANES {
+                            sums[o][l] = g.mul_add(x_block[l], sums[o][l]);
+                        }
+                    }
+                }
+                for (o, sum) in sums.iter().enumerate() {
+                    let target = &mut dw[o * inputs + b * LANES..o * inputs + (b + 1) * LANES];
+                    for (t, &v) in target.iter_mut().zip(sum) {
+                        *t += v;
+                    }
+                }
+            }
+            for k in blocks * LANES..inputs {
+                for o in 0..N {
+                    let sum: F = x_group.iter().zip(g_group).map(|(x_row, g)| g[o] * x_row[k]).sum();
+                    dw[o * inputs + k] += sum;
                 }
             }
         }
-        for k in blocks * LANES..inputs {
-            for o in 0..N {
-                let sum: F = x_group.iter().zip(g_group).map(|(x_row, g)| g[o] * x_row[k]).sum();
-                dw[o * inputs + k] += sum;
-            }
+    }
+
+    /// `y += alpha * x`.
+    pub fn axpy<F: Float>(alpha: F, x: &[F], y: &mut [F]) {
+        for (y, &x) in y.iter_mut().zip(x) {
+            *y += alpha * x;
         }
     }
-}
 
-/// `y += alpha * x`.
-fn axpy<F: Float>(alpha: F, x: &[F], y: &mut [F]) {
-    for (y, &x) in y.iter_mut().zip(x) {
-        *y += alpha * x;
-    }
 }
 
 impl<F: Float> Function<F> for Linear {
@@ -258,7 +346,7 @@ impl<F: Float> Function<F> for Linear {
             }
             sum
         });
-        let (out, inputs) = weight.dims2("linear backward");
+        let (out, _) = weight.dims2("linear backward");
         if out > NARROW {
             return vec![
                 needs[0].then(|| product("linear backward", grad, Transpose::No, weight, Transpose::No)),
@@ -271,28 +359,12 @@ impl<F: Float> Function<F> for Linear {
         // each row of dW a sum over the batch of input rows.
         let grad_x = needs[0].then(|| {
             let mut dx = Tensor::zeros(x.shape());
-            if out == 10 {
-                narrow_input_grad::<F, 10>(grad.data(), weight.data(), dx.data_mut(), inputs);
-            } else {
-                for (dx_row, g_row) in dx.data_mut().chunks_exact_mut(inputs).zip(grad.data().chunks_exact(out)) {
-                    for (&g, w_row) in g_row.iter().zip(weight.data().chunks_exact(inputs)) {
-                        axpy(g, w_row, dx_row);
-                    }
-                }
-            }
+            narrow::input_grad(grad.data(), weight.data(), dx.data_mut(), out);
             dx
         });
         let grad_weight = needs[1].then(|| {
             let mut dw = Tensor::zeros(weight.shape());
-            if out == 10 {
-                narrow_weight_grad::<F, 10>(grad.data(), x.data(), dw.data_mut(), inputs);
-                return dw;
-            }
-            for (x_row, g_row) in x.data().chunks_exact(inputs).zip(grad.data().chunks_exact(out)) {
-                for (&g, dw_row) in g_row.iter().zip(dw.data_mut().chunks_exact_mut(inputs)) {
-                    axpy(g, x_row, dw_row);
-                }
-            }
+            narrow::add_weight_grad(grad.data(), x.data(), dw.data_mut(), out);
             dw
         });
         vec![grad_x, grad_weight, grad_bias]
