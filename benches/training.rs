@@ -11,7 +11,7 @@ use autodiff::{Function, Tape, Tensor};
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};
-use snn::fused::{Current, Emit, LeakyRecurrence, LeakyState};
+use snn::fused::{Current, Emit, LeakyLinear, LeakyRecurrence, LeakyState};
 use snn::{Adam, Leaky, Net, NetConfig, SpikeGrad, eval_step, train_step, train_step_unrolled};
 
 // The program trains with mimalloc; the benches measure the same setup.
@@ -98,6 +98,19 @@ fn leaky(c: &mut Criterion) {
         let mut op = LeakyRecurrence::new(snn::Reset::Subtract, SpikeGrad::atan(), STEPS, Current::Static, Emit::Spikes);
         let out = op.forward(&[&current, &beta, &threshold]);
         b.iter(|| black_box(op.backward(&[&current, &beta, &threshold], &out, &grad, &[true, false, false])));
+    });
+    let w2 = uniform(&[OUTPUTS, HIDDEN], -0.03, 0.03, &mut rng);
+    let b2 = uniform(&[OUTPUTS], -0.03, 0.03, &mut rng);
+    let grad2 = uniform(&[STEPS * BATCH, OUTPUTS], -0.01, 0.01, &mut rng);
+    let fused_inputs = [&current, &beta, &threshold, &w2, &b2];
+    let fused = || LeakyLinear::new(snn::Reset::Subtract, SpikeGrad::atan(), STEPS, Current::Static);
+    group.bench_function("hidden layer and fc2 fused (LeakyLinear), 25 steps forward", |b| {
+        b.iter(|| black_box(fused().forward(&fused_inputs)));
+    });
+    group.bench_function("hidden layer and fc2 fused (LeakyLinear), 25 steps backward", |b| {
+        let mut op = fused();
+        let out = op.forward(&fused_inputs);
+        b.iter(|| black_box(op.backward(&fused_inputs, &out, &grad2, &[true, false, false, true, true])));
     });
     group.throughput(Throughput::Elements((BATCH * HIDDEN) as u64));
     group.bench_function("hidden layer, one step in place (inference)", |b| {

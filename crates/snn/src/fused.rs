@@ -8,6 +8,7 @@
 //! rows, step 1: batch rows, ...]`, shape `[steps * batch, neurons]`. The results equal the step-by-step
 //! network's ([`crate::Net::forward`]); the tests check that to 1e-12.
 
+use autodiff::ops::matmul::narrow;
 use autodiff::{Float, Function, PerColumn, Surrogate, Tensor};
 
 use crate::{Reset, SpikeGrad};
@@ -136,6 +137,92 @@ fn surrogate_times<F: Float>(spike_grad: SpikeGrad, g: &[F], u: &[F], threshold:
     }
 }
 
+/// The per-neuron settings of a Leaky layer's backward pass.
+struct BackStep<'a, F> {
+    reset: Reset,
+    spike_grad: SpikeGrad,
+    emit: Emit,
+    current: Current,
+    beta: &'a [(F, bool)],
+    threshold: &'a [F],
+    want_beta: bool,
+    want_threshold: bool,
+}
+
+/// One sample's row at one step, for [`BackStep::row`].
+struct RowBack<'a, F> {
+    /// `U[t]`.
+    now: &'a [F],
+    /// `U[t-1]`, zeros at the first step.
+    prev: &'a [F],
+    /// The gradient of this step's output.
+    g: &'a [F],
+    /// Whether `t` is the last step, which no later step depends on.
+    last: bool,
+}
+
+impl<F: Float> BackStep<'_, F> {
+    /// One row of one step of backward through time. `delta_next` holds
+    /// `delta[t+1]` of this row on entry and `delta[t]` on exit; `delta`
+    /// is scratch of the row's width. The gradient with respect to the
+    /// current is added (static current) or written (per-step current)
+    /// into `grad_in`.
+    ///
+    /// Each quantity is computed in its own pass with the mode checks
+    /// outside the loops, so that every loop is a plain pass the compiler
+    /// vectorizes.
+    fn row(&self, row: &RowBack<'_, F>, delta: &mut [F], delta_next: &mut [F], grad_in: &mut [F], grad_beta: &mut [F], grad_threshold: &mut [F]) {
+        let (beta, threshold, neurons) = (self.beta, self.threshold, delta.len());
+        let RowBack { now, prev, g, last } = *row;
+        // The direct term: the output's own gradient at this step.
+        match self.emit {
+            Emit::Spikes => surrogate_times(self.spike_grad, g, now, threshold, delta),
+            Emit::Membrane => delta.copy_from_slice(g),
+        }
+        if self.want_threshold && self.emit == Emit::Spikes {
+            for j in 0..neurons {
+                grad_threshold[j] -= delta[j];
+            }
+        }
+
+        // U[t+1] depends on U[t] through b, times (1 - R[t+1]) for the zero reset.
+        if !last {
+            if self.reset == Reset::Zero {
+                for j in 0..neurons {
+                    let kept = if now[j] - threshold[j] > F::ZERO { F::ZERO } else { F::ONE };
+                    delta[j] += beta[j].0 * kept * delta_next[j];
+                }
+            } else {
+                for j in 0..neurons {
+                    delta[j] += beta[j].0 * delta_next[j];
+                }
+            }
+        }
+
+        match self.current {
+            Current::Static => {
+                for j in 0..neurons {
+                    grad_in[j] += delta[j];
+                }
+            }
+            Current::PerStep => grad_in.copy_from_slice(delta),
+        }
+
+        if self.want_beta || self.want_threshold {
+            for j in 0..neurons {
+                let fired_prev = prev[j] - threshold[j] > F::ZERO;
+                if self.want_beta && beta[j].1 && !(self.reset == Reset::Zero && fired_prev) {
+                    grad_beta[j] += delta[j] * prev[j];
+                }
+                if self.want_threshold && self.reset == Reset::Subtract && fired_prev {
+                    grad_threshold[j] -= delta[j];
+                }
+            }
+        }
+        delta_next.copy_from_slice(delta);
+    }
+}
+
 /// One Leaky layer stepped in place, for inference: the membrane of every
 /// sample lives in one `[batch, neurons]` buffer that each step updates, so
 /// nothing is allocated per step.
@@ -233,8 +320,16 @@ impl<F: Float> Function<F> for LeakyRecurrence<F> {
         let mut grad_threshold = vec![F::ZERO; neurons];
         let mut delta_next = vec![F::ZERO; batch_len];
 
-        // Each row is processed in passes with the mode checks outside the
-        // loops, so that every loop is a plain pass the compiler vectorizes.
+        let back = BackStep {
+            reset: self.reset,
+            spike_grad: self.spike_grad,
+            emit: self.emit,
+            current: self.current,
+            beta: &beta,
+            threshold: &threshold,
+            want_beta,
+            want_threshold,
+        };
         let zeros = vec![F::ZERO; batch_len];
         let mut delta = vec![F::ZERO; neurons];
         for t in (0..self.steps).rev() {
@@ -249,52 +344,8 @@ impl<F: Float> Function<F> for LeakyRecurrence<F> {
             let rows = now.chunks_exact(neurons).zip(prev.chunks_exact(neurons)).zip(g.chunks_exact(neurons));
             let carried = delta_next.chunks_exact_mut(neurons).zip(grad_in.chunks_exact_mut(neurons));
             for (((now, prev), g), (delta_next, grad_in)) in rows.zip(carried) {
-                // The direct term: the output's own gradient at this step.
-                match self.emit {
-                    Emit::Spikes => surrogate_times(self.spike_grad, g, now, &threshold, &mut delta),
-                    Emit::Membrane => delta.copy_from_slice(g),
-                }
-                if want_threshold && self.emit == Emit::Spikes {
-                    for j in 0..neurons {
-                        grad_threshold[j] -= delta[j];
-                    }
-                }
-
-                // U[t+1] depends on U[t] through b, times (1 - R[t+1]) for the zero reset.
-                if !last {
-                    if self.reset == Reset::Zero {
-                        for j in 0..neurons {
-                            let kept = if now[j] - threshold[j] > F::ZERO { F::ZERO } else { F::ONE };
-                            delta[j] += beta[j].0 * kept * delta_next[j];
-                        }
-                    } else {
-                        for j in 0..neurons {
-                            delta[j] += beta[j].0 * delta_next[j];
-                        }
-                    }
-                }
-
-                match self.current {
-                    Current::Static => {
-                        for j in 0..neurons {
-                            grad_in[j] += delta[j];
-                        }
-                    }
-                    Current::PerStep => grad_in.copy_from_slice(&delta),
-                }
-
-                if want_beta || want_threshold {
-                    for j in 0..neurons {
-                        let fired_prev = prev[j] - threshold[j] > F::ZERO;
-                        if want_beta && beta[j].1 && !(self.reset == Reset::Zero && fired_prev) {
-                            grad_beta[j] += delta[j] * prev[j];
-                        }
-                        if want_threshold && self.reset == Reset::Subtract && fired_prev {
-                            grad_threshold[j] -= delta[j];
-                        }
-                    }
-                }
-                delta_next.copy_from_slice(&delta);
+                let row = RowBack { now, prev, g, last };
+                back.row(&row, &mut delta, delta_next, grad_in, &mut grad_beta, &mut grad_threshold);
             }
         }
 
@@ -314,3 +365,229 @@ impl<F: Float> Function<F> for LeakyRecurrence<F> {
     }
 }
 // ANCHOR_END: leaky_recurrence
+
+/// A Leaky layer run over all steps from a zero membrane, followed by the
+/// linear layer that reads its spikes, as one op.
+///
+/// Inputs: the current, beta and threshold (as for [`LeakyRecurrence`]),
+/// then the linear layer's weight `[outputs, neurons]` and bias
+/// `[outputs]`. Output: that layer's current for every step, `[steps *
+/// batch, outputs]`, equal to [`LeakyRecurrence`] with [`Emit::Spikes`]
+/// followed by a linear layer.
+///
+/// The op takes one sample through all its steps before the next, so the
+/// sample's membranes and spikes (`steps * neurons` values) stay in the
+/// cache, and the stacked spikes of the whole batch are never written to
+/// memory. Backward runs each sample's steps again to get its membranes
+/// back rather than keeping them from forward: for the tutorial's layer
+/// that costs less than writing and reading them would. The loops of the
+/// linear part are [`autodiff::ops::matmul::narrow`]'s, made for a few
+/// outputs.
+pub struct LeakyLinear {
+    pub reset: Reset,
+    pub spike_grad: SpikeGrad,
+    pub steps: usize,
+    pub current: Current,
+}
+
+/// The sizes of one [`LeakyLinear`] call.
+#[derive(Clone, Copy)]
+struct Sizes {
+    batch: usize,
+    neurons: usize,
+    outputs: usize,
+}
+
+/// A sample's working buffers, each `[steps, width]`.
+struct Sample<F> {
+    membranes: Vec<F>,
+    spikes: Vec<F>,
+}
+
+impl LeakyLinear {
+    pub fn new(reset: Reset, spike_grad: SpikeGrad, steps: usize, current: Current) -> Self {
+        Self { reset, spike_grad, steps, current }
+    }
+
+    fn sizes<F: Float>(&self, current: &Tensor<F>, weight: &Tensor<F>, bias: &Tensor<F>) -> Sizes {
+        let (rows, neurons) = current.dims2("leaky_linear");
+        let (outputs, weight_inputs) = weight.dims2("leaky_linear");
+        assert!(
+            weight_inputs == neurons,
+            "leaky_linear: weight shape {:?} does not fit a current of {neurons} neurons",
+            weight.shape()
+        );
+        assert!(
+            bias.shape() == [outputs],
+            "leaky_linear: bias shape {:?} does not match weight shape {:?}",
+            bias.shape(),
+            weight.shape()
+        );
+        let batch = match self.current {
+            Current::Static => rows,
+            Current::PerStep => {
+                assert!(rows % self.steps == 0, "leaky_linear: {rows} current rows do not split into {} steps", self.steps);
+                rows / self.steps
+            }
+        };
+        Sizes { batch, neurons, outputs }
+    }
+
+    /// The row of `current` that sample `b` reads at step `t`.
+    fn input_row(&self, sizes: Sizes, t: usize, b: usize) -> usize {
+        match self.current {
+            Current::Static => b,
+            Current::PerStep => t * sizes.batch + b,
+        }
+    }
+
+    /// Runs sample `b` through every step, writing `U[t]` and `H(U[t] -
+    /// threshold)` of each step into `sample`.
+    fn run_sample<F: Float>(&self, current: &[F], sizes: Sizes, b: usize, beta: &[(F, bool)], threshold: &[F], sample: &mut Sample<F>) {
+        let n = sizes.neurons;
+        for t in 0..self.steps {
+            let input = &current[self.input_row(sizes, t, b) * n..][..n];
+            let (done, rest) = sample.membranes.split_at_mut(t * n);
+            let now = &mut rest[..n];
+            let prev = if t == 0 { None } else { Some(&done[(t - 1) * n..]) };
+            macro_rules! fill {
+                ($reset:expr) => {
+                    match prev {
+                        None => {
+                            for j in 0..n {
+                                now[j] = update($reset, beta[j].0, threshold[j], F::ZERO, input[j]);
+                            }
+                        }
+                        Some(prev) => {
+                            for j in 0..n {
+                                now[j] = update($reset, beta[j].0, threshold[j], prev[j], input[j]);
+                            }
+                        }
+                    }
+                };
+            }
+            match self.reset {
+                Reset::Subtract => fill!(Reset::Subtract),
+                Reset::Zero => fill!(Reset::Zero),
+                Reset::None => fill!(Reset::None),
+            }
+            let spikes = &mut sample.spikes[t * n..(t + 1) * n];
+            for j in 0..n {
+                spikes[j] = if now[j] - threshold[j] > F::ZERO { F::ONE } else { F::ZERO };
+            }
+        }
+    }
+}
+
+/// Per-neuron beta (clamped) and threshold of a fused op's inputs.
+fn neuron_parameters<F: Float>(name: &str, beta: &Tensor<F>, threshold: &Tensor<F>, neurons: usize) -> (Vec<(F, bool)>, Vec<F>) {
+    (clamped(&PerColumn::new(name, beta, neurons), neurons), expand(&PerColumn::new(name, threshold, neurons), neurons))
+}
+
+// ANCHOR: leaky_linear
+impl<F: Float> Function<F> for LeakyLinear {
+    fn name(&self) -> &'static str {
+        "leaky_linear"
+    }
+
+    fn forward(&mut self, inputs: &[&Tensor<F>]) -> Tensor<F> {
+        let (current, weight, bias) = (inputs[0], inputs[3], inputs[4]);
+        let sizes = self.sizes(current, weight, bias);
+        let Sizes { batch, neurons, outputs } = sizes;
+        let (beta, threshold) = neuron_parameters("leaky_linear", inputs[1], inputs[2], neurons);
+
+        let mut out = Tensor::zeros(&[self.steps * batch, outputs]);
+        let mut sample = Sample { membranes: vec![F::ZERO; self.steps * neurons], spikes: vec![F::ZERO; self.steps * neurons] };
+        let mut y = vec![F::ZERO; self.steps * outputs];
+        for b in 0..batch {
+            self.run_sample(current.data(), sizes, b, &beta, &threshold, &mut sample);
+            for row in y.chunks_exact_mut(outputs) {
+                row.copy_from_slice(bias.data());
+            }
+            narrow::add_product(&sample.spikes, weight.data(), &mut y, outputs);
+            for (t, row) in y.chunks_exact(outputs).enumerate() {
+                out.data_mut()[(t * batch + b) * outputs..][..outputs].copy_from_slice(row);
+            }
+        }
+        out
+    }
+
+    // For each sample, with G[t] the gradient of the output at step t:
+    //   dW += sum over t of G[t]^T S[t],   db += sum over t of G[t]
+    //   the spikes' gradient G[t] W, then backward through the Leaky
+    //   layer's steps as in LeakyRecurrence.
+    fn backward(&self, inputs: &[&Tensor<F>], _: &Tensor<F>, grad: &Tensor<F>, needs: &[bool]) -> Vec<Option<Tensor<F>>> {
+        let (current, beta_tensor, threshold_tensor, weight, bias) = (inputs[0], inputs[1], inputs[2], inputs[3], inputs[4]);
+        let sizes = self.sizes(current, weight, bias);
+        let Sizes { batch, neurons, outputs } = sizes;
+        let (beta, threshold) = neuron_parameters("leaky_linear backward", beta_tensor, threshold_tensor, neurons);
+        let (want_beta, want_threshold) = (needs[1], needs[2]);
+        let through_layer = needs[0] || want_beta || want_threshold;
+
+        let mut grad_current = vec![F::ZERO; current.len()];
+        let mut grad_beta = vec![F::ZERO; neurons];
+        let mut grad_threshold = vec![F::ZERO; neurons];
+        let mut grad_weight = vec![F::ZERO; weight.len()];
+        let mut grad_bias = vec![F::ZERO; outputs];
+
+        let back = BackStep {
+            reset: self.reset,
+            spike_grad: self.spike_grad,
+            emit: Emit::Spikes,
+            current: self.current,
+            beta: &beta,
+            threshold: &threshold,
+            want_beta,
+            want_threshold,
+        };
+        let mut sample = Sample { membranes: vec![F::ZERO; self.steps * neurons], spikes: vec![F::ZERO; self.steps * neurons] };
+        let mut g = vec![F::ZERO; self.steps * outputs];
+        let mut spike_grad = vec![F::ZERO; self.steps * neurons];
+        let (mut delta, mut delta_next) = (vec![F::ZERO; neurons], vec![F::ZERO; neurons]);
+        let zeros = vec![F::ZERO; neurons];
+        for b in 0..batch {
+            self.run_sample(current.data(), sizes, b, &beta, &threshold, &mut sample);
+            for (t, row) in g.chunks_exact_mut(outputs).enumerate() {
+                row.copy_from_slice(&grad.data()[(t * batch + b) * outputs..][..outputs]);
+            }
+            if needs[3] {
+                narrow::add_weight_grad(&g, &sample.spikes, &mut grad_weight, outputs);
+            }
+            if needs[4] {
+                for row in g.chunks_exact(outputs) {
+                    grad_bias.iter_mut().zip(row).for_each(|(s, &v)| *s += v);
+                }
+            }
+            if !through_layer {
+                continue;
+            }
+            narrow::input_grad(&g, weight.data(), &mut spike_grad, outputs);
+            for t in (0..self.steps).rev() {
+                let row = RowBack {
+                    now: &sample.membranes[t * neurons..(t + 1) * neurons],
+                    prev: if t == 0 { &zeros } else { &sample.membranes[(t - 1) * neurons..t * neurons] },
+                    g: &spike_grad[t * neurons..(t + 1) * neurons],
+                    last: t + 1 == self.steps,
+                };
+                let grad_in = &mut grad_current[self.input_row(sizes, t, b) * neurons..][..neurons];
+                back.row(&row, &mut delta, &mut delta_next, grad_in, &mut grad_beta, &mut grad_threshold);
+            }
+        }
+
+        let per_parameter = |param: &Tensor<F>, per_neuron: Vec<F>| -> Tensor<F> {
+            if param.len() == 1 {
+                Tensor::from_vec(vec![per_neuron.into_iter().sum()], param.shape())
+            } else {
+                Tensor::from_vec(per_neuron, param.shape())
+            }
+        };
+        vec![
+            needs[0].then(|| Tensor::from_vec(grad_current, current.shape())),
+            want_beta.then(|| per_parameter(beta_tensor, grad_beta)),
+            want_threshold.then(|| per_parameter(threshold_tensor, grad_threshold)),
+            needs[3].then(|| Tensor::from_vec(grad_weight, weight.shape())),
+            needs[4].then(|| Tensor::from_vec(grad_bias, bias.shape())),
+        ]
+    }
+}
+// ANCHOR_END: leaky_linear

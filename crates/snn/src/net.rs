@@ -4,7 +4,9 @@
 use autodiff::{Float, Tape, Tensor, Var};
 use rand::Rng;
 
-use crate::fused::{Current, Emit, LeakyRecurrence, LeakyState};
+use autodiff::Function;
+
+use crate::fused::{Current, Emit, LeakyLinear, LeakyRecurrence, LeakyState};
 use crate::leaky::{Leaky, LeakyVars, ShapeError};
 use crate::linear::{Linear, LinearVars};
 
@@ -59,8 +61,9 @@ pub struct StepRecord<'t, F: Float> {
 
 /// The fused forward pass on the tape: every step of each layer in one op.
 pub struct FusedRecord<'t, F: Float> {
-    /// Hidden spikes of all steps, `[steps * batch, hidden]`.
-    pub spk1: Var<'t, F>,
+    /// The output layer's input current of all steps, `fc2(spk1)`,
+    /// `[steps * batch, outputs]`.
+    pub cur2: Var<'t, F>,
     /// Output membranes of all steps, `[steps * batch, outputs]`.
     pub mem2: Var<'t, F>,
 }
@@ -202,7 +205,7 @@ impl<F: Float> Net<F> {
 
     // ANCHOR: net_forward_fused
     /// Runs the network over `num_steps` on the tape with the fused ops of
-    /// [`crate::fused`]: four nodes in all, whatever the number of steps.
+    /// [`crate::fused`]: three nodes in all, whatever the number of steps.
     /// The values and gradients equal [`Net::forward`]'s.
     pub fn forward_fused<'t>(&self, vars: &NetVars<'t, F>, x: Var<'t, F>) -> FusedRecord<'t, F> {
         self.forward_fused_input(vars, x, Current::Static)
@@ -218,14 +221,18 @@ impl<F: Float> Net<F> {
     fn forward_fused_input<'t>(&self, vars: &NetVars<'t, F>, x: Var<'t, F>, input: Current) -> FusedRecord<'t, F> {
         let tape = x.tape();
         let cur1 = Linear::forward(&vars.fc1, x);
-        let layer1 = self.recurrence(&self.lif1, input, Emit::Spikes);
-        let spk1 = tape.apply(layer1, &[cur1, vars.lif1.beta, vars.lif1.threshold]);
-        let cur2 = spk1.linear(vars.fc2.weight, vars.fc2.bias);
+        let hidden = self.hidden_layer(input);
+        let cur2 = tape.apply(hidden, &[cur1, vars.lif1.beta, vars.lif1.threshold, vars.fc2.weight, vars.fc2.bias]);
         let layer2 = self.recurrence(&self.lif2, Current::PerStep, Emit::Membrane);
         let mem2 = tape.apply(layer2, &[cur2, vars.lif2.beta, vars.lif2.threshold]);
-        FusedRecord { spk1, mem2 }
+        FusedRecord { cur2, mem2 }
     }
     // ANCHOR_END: net_forward_fused
+
+    /// The hidden Leaky layer and `fc2` as one op.
+    fn hidden_layer(&self, input: Current) -> LeakyLinear {
+        LeakyLinear::new(self.lif1.reset_mechanism, self.lif1.spike_grad, self.num_steps, input)
+    }
 
     fn recurrence(&self, lif: &Leaky<F>, current: Current, emit: Emit) -> LeakyRecurrence<F> {
         LeakyRecurrence::new(lif.reset_mechanism, lif.spike_grad, self.num_steps, current, emit)
@@ -234,15 +241,31 @@ impl<F: Float> Net<F> {
     /// Runs the network without a tape, with the same rules as
     /// [`Net::forward`].
     pub fn infer(&self, x: &Tensor<F>) -> Inference<F> {
-        self.infer_with(x, |_, _| {})
+        let (batch, _) = x.dims2("Net::infer");
+        self.infer_fused(&self.fc1.infer(x), batch, Current::Static)
     }
 
     /// Like [`Net::infer`], and calls `observe(spk1, mem2)` with each
     /// step's hidden spikes `[batch, hidden]` and output membranes
-    /// `[batch, outputs]`, for figures.
-    pub fn infer_with(&self, x: &Tensor<F>, observe: impl FnMut(&Tensor<F>, &Tensor<F>)) -> Inference<F> {
+    /// `[batch, outputs]`, for figures. The results equal
+    /// [`Net::infer`]'s bit for bit.
+    pub fn infer_with(&self, x: &Tensor<F>, mut observe: impl FnMut(&Tensor<F>, &Tensor<F>)) -> Inference<F> {
         let (batch, _) = x.dims2("Net::infer");
-        self.infer_input(&self.fc1.infer(x), batch, Current::Static, observe)
+        let cur1 = self.fc1.infer(x);
+        let (hidden, outputs) = (self.fc1.outputs(), self.fc2.outputs());
+
+        // Step by step, with each layer's state updated in place, so that
+        // every step's hidden spikes can be shown to `observe`.
+        let mut layer1 = LeakyState::new(&self.lif1, batch, hidden);
+        let mut readout = Readout::new(&self.lif2, batch, outputs, self.num_steps);
+        let mut spk1 = Tensor::zeros(&[batch, hidden]);
+        for _ in 0..self.num_steps {
+            layer1.step(cur1.data());
+            spk1.data_mut().copy_from_slice(&layer1.spikes);
+            let cur2 = self.fc2.infer(&spk1);
+            observe(&spk1, readout.step(cur2.data()));
+        }
+        readout.finish()
     }
 
     /// [`Net::infer`] for an input that changes from step to step:
@@ -254,50 +277,55 @@ impl<F: Float> Net<F> {
             "Net::infer_steps: {rows} input rows do not split into {} steps",
             self.num_steps
         );
-        self.infer_input(&self.fc1.infer(x_steps), rows / self.num_steps, Current::PerStep, |_, _| {})
+        self.infer_fused(&self.fc1.infer(x_steps), rows / self.num_steps, Current::PerStep)
     }
 
-    fn infer_input(
-        &self,
-        cur1: &Tensor<F>,
-        batch: usize,
-        input: Current,
-        mut observe: impl FnMut(&Tensor<F>, &Tensor<F>),
-    ) -> Inference<F> {
-        let (hidden, outputs) = (self.fc1.outputs(), self.fc2.outputs());
-
-        // Step by step, with each layer's state updated in place: the
-        // working set of a step stays in the cache, unlike the stacked
-        // tensors that training keeps for backward.
-        let mut layer1 = LeakyState::new(&self.lif1, batch, hidden);
-        let mut layer2 = LeakyState::new(&self.lif2, batch, outputs);
-        let mut spike_counts = Tensor::zeros(&[batch, outputs]);
-        let mut membrane_sum = Tensor::zeros(&[batch, outputs]);
-        let mut mem2_steps = Vec::with_capacity(self.num_steps);
-        let mut spk1 = Tensor::zeros(&[batch, hidden]);
-
-        for t in 0..self.num_steps {
-            match input {
-                Current::Static => layer1.step(cur1.data()),
-                Current::PerStep => layer1.step(&cur1.data()[t * batch * hidden..(t + 1) * batch * hidden]),
-            }
-            spk1.data_mut().copy_from_slice(&layer1.spikes);
-            let cur2 = self.fc2.infer(&spk1);
-            layer2.step(cur2.data());
-
-            let mem2 = Tensor::from_vec(layer2.membrane.clone(), &[batch, outputs]);
-            for ((count, sum), (&spike, &u)) in spike_counts
-                .data_mut()
-                .iter_mut()
-                .zip(membrane_sum.data_mut())
-                .zip(layer2.spikes.iter().zip(&layer2.membrane))
-            {
-                *count += spike;
-                *sum += u;
-            }
-            observe(&spk1, &mem2);
-            mem2_steps.push(mem2);
+    /// The hidden layer and `fc2` through the fused op's forward pass (one
+    /// sample at a time, in the cache), then the output layer step by step.
+    fn infer_fused(&self, cur1: &Tensor<F>, batch: usize, input: Current) -> Inference<F> {
+        let outputs = self.fc2.outputs();
+        let hidden = [cur1, &self.lif1.beta, &self.lif1.threshold, &self.fc2.weight, &self.fc2.bias];
+        let cur2 = self.hidden_layer(input).forward(&hidden);
+        let mut readout = Readout::new(&self.lif2, batch, outputs, self.num_steps);
+        for step in cur2.data().chunks_exact(batch * outputs) {
+            readout.step(step);
         }
-        Inference { spike_counts, membrane_sum, mem2: mem2_steps }
+        readout.finish()
+    }
+}
+
+/// The output layer stepped in place, summing what the decoders read.
+struct Readout<F> {
+    layer: LeakyState<F>,
+    inference: Inference<F>,
+}
+
+impl<F: Float> Readout<F> {
+    fn new(lif: &Leaky<F>, batch: usize, outputs: usize, steps: usize) -> Self {
+        let inference = Inference {
+            spike_counts: Tensor::zeros(&[batch, outputs]),
+            membrane_sum: Tensor::zeros(&[batch, outputs]),
+            mem2: Vec::with_capacity(steps),
+        };
+        Self { layer: LeakyState::new(lif, batch, outputs), inference }
+    }
+
+    /// Advances one step with the current `[batch, outputs]` and returns
+    /// the new membranes.
+    fn step(&mut self, current: &[F]) -> &Tensor<F> {
+        self.layer.step(current);
+        let out = &mut self.inference;
+        let sums = out.spike_counts.data_mut().iter_mut().zip(out.membrane_sum.data_mut());
+        for ((count, sum), (&spike, &u)) in sums.zip(self.layer.spikes.iter().zip(&self.layer.membrane)) {
+            *count += spike;
+            *sum += u;
+        }
+        let shape = out.spike_counts.shape().to_vec();
+        out.mem2.push(Tensor::from_vec(self.layer.membrane.clone(), &shape));
+        out.mem2.last().expect("pushed above")
+    }
+
+    fn finish(self) -> Inference<F> {
+        self.inference
     }
 }
