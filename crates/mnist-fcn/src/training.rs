@@ -2,7 +2,6 @@
 
 use std::fmt;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::mpsc;
 use std::time::Instant;
 
 use rand::SeedableRng;
@@ -11,7 +10,7 @@ use snn::loss::{count_correct, membrane_predictions, rate_predictions};
 use autodiff::Tensor;
 use rand::Rng;
 use snn::spikegen::{self, LatencyOptions};
-use snn::{Adam, Net, NetConfig, StepOutput, TrainError, eval_step, eval_step_encoded, train_step_encoded, train_step_split, train_step_unrolled};
+use snn::{Adam, Net, NetConfig, StepOutput, TrainError, eval_step, eval_step_encoded, train_step_encoded, train_step_split_with, train_step_unrolled};
 
 use crate::batch::{Batch, epoch_order, gather, random_batch};
 use crate::data::{MnistData, Split};
@@ -62,6 +61,85 @@ fn eval_input(net: &Net<f32>, encoding: Encoding, input: &Tensor<f32>, labels: &
         Encoding::Rate | Encoding::Latency => eval_step_encoded(net, input, labels),
     };
     result.map_err(|e| e.to_string())
+}
+
+/// The loss and the rate-decoded accuracy of a test minibatch.
+type TestResult = Result<(f32, f64), String>;
+
+/// One training step, and the evaluation of `test` (the previous step's
+/// test minibatch) with the parameters as they were before this step.
+///
+/// With the fused engine and direct input, the step's batch and the test
+/// batch are both split over `config.threads` threads, each thread taking
+/// one share of each. Otherwise the test batch runs on a thread of its
+/// own beside the step, reading a copy of the parameters.
+fn step_and_test(
+    config: &TrainConfig,
+    net: &mut Net<f32>,
+    adam: &mut Adam<f32>,
+    input: Tensor<f32>,
+    labels: &[usize],
+    test: Option<&Batch>,
+) -> (Result<StepOutput<f32>, TrainError>, Option<TestResult>) {
+    let encoding = config.encoding;
+    match (config.engine, encoding) {
+        (Engine::Fused, Encoding::Direct) => {
+            let parts = config.threads.max(1);
+            let side = |net: &Net<f32>, part: usize| test.map(|test| test_piece(net, encoding, test, part, parts));
+            match train_step_split_with(net, adam, input, labels, parts, side) {
+                Ok((step, pieces)) => {
+                    let tested = test.map(|test| combine_pieces(pieces.into_iter().flatten(), test.labels.len()));
+                    (Ok(step), tested)
+                }
+                Err(err) => (Err(err), None),
+            }
+        }
+        (engine, _) => std::thread::scope(|scope| {
+            let tester = test.map(|test| {
+                let snapshot = net.clone();
+                scope.spawn(move || test_pieces(&snapshot, encoding, test, 1))
+            });
+            let result = match engine {
+                Engine::Unrolled => train_step_unrolled(net, adam, input, labels),
+                Engine::Fused => train_step_encoded(net, adam, input, labels),
+            };
+            (result, tester.map(|t| t.join().expect("the test evaluation thread panicked")))
+        }),
+    }
+}
+
+/// The test loss and correct count of one of `parts` ranges of samples of
+/// a test batch, and the number of samples in it. With more than one part
+/// the batch must hold direct input, one row per sample.
+fn test_piece(net: &Net<f32>, encoding: Encoding, test: &Batch, part: usize, parts: usize) -> Result<(f32, usize, usize), String> {
+    let samples = test.labels.len();
+    let range = part * samples / parts..(part + 1) * samples / parts;
+    let labels = &test.labels[range.clone()];
+    let out = if parts == 1 {
+        eval_input(net, encoding, &test.images, labels)?
+    } else {
+        let (_, pixels) = test.images.dims2("test batch");
+        let rows = test.images.data()[range.start * pixels..range.end * pixels].to_vec();
+        eval_input(net, encoding, &Tensor::from_vec(rows, &[range.len(), pixels]), labels)?
+    };
+    Ok((out.loss, count_correct(&rate_predictions(&out.spike_counts), labels), labels.len()))
+}
+
+/// [`test_piece`] over all `parts` ranges in turn, combined.
+fn test_pieces(net: &Net<f32>, encoding: Encoding, test: &Batch, parts: usize) -> TestResult {
+    combine_pieces((0..parts).map(|part| test_piece(net, encoding, test, part, parts)), test.labels.len())
+}
+
+/// The batch's loss (a mean over samples, so the pieces' losses weighted by
+/// their rows) and its accuracy.
+fn combine_pieces(pieces: impl IntoIterator<Item = Result<(f32, usize, usize), String>>, total: usize) -> TestResult {
+    let (mut loss, mut correct) = (0.0_f64, 0);
+    for piece in pieces {
+        let (piece_loss, piece_correct, rows) = piece?;
+        loss += f64::from(piece_loss) * rows as f64 / total as f64;
+        correct += piece_correct;
+    }
+    Ok((loss as f32, accuracy(correct, total)))
 }
 
 /// The settings of a training run. The defaults are Tutorial 5's.
@@ -244,90 +322,68 @@ pub fn train(
     let mut interrupted = false;
 
     let start = Instant::now();
-    std::thread::scope(|scope| -> Result<(), RunError> {
-        // The test minibatch of iteration i is evaluated on a second thread
-        // while the main thread trains iteration i + 1: it reads a copy of
-        // the parameters after step i, so every loss equals the sequential
-        // loop's. With one free core the two threads simply share it.
-        let (job_sender, jobs) = mpsc::channel::<(Net<f32>, Batch)>();
-        let (result_sender, results) = mpsc::channel::<Result<(f32, f64), String>>();
-        let encoding = config.encoding;
-        scope.spawn(move || {
-            for (net, batch) in jobs {
-                let result = eval_input(&net, encoding, &batch.images, &batch.labels).map(|test| {
-                    let correct = count_correct(&rate_predictions(&test.spike_counts), &batch.labels);
-                    (test.loss, accuracy(correct, batch.labels.len()))
-                });
-                if result_sender.send(result).is_err() {
-                    break;
+    // The test minibatch drawn after step i is evaluated while step i + 1
+    // trains, with the parameters as step i left them, so every loss equals
+    // the sequential loop's.
+    let mut pending: Option<(Progress, Batch)> = None;
+    let mut report = |progress: Progress, tested: TestResult, test_loss: &mut Vec<f32>| -> Result<(), RunError> {
+        let (loss, batch_accuracy) = tested.map_err(RunError::Data)?;
+        test_loss.push(loss);
+        if progress.iteration.is_multiple_of(config.report_every) {
+            on_progress(&Progress { test_loss: loss, test_batch_accuracy: batch_accuracy, ..progress });
+        }
+        Ok(())
+    };
+    'epochs: for epoch in 0..config.epochs {
+        let batches = epoch_order(data.train.labels.len(), config.batch_size, &mut rng);
+        for (iteration, indices) in batches.iter().enumerate() {
+            let batch = gather(&data.train, indices);
+            let input = config.encoding.encode(batch.images, config.num_steps, &mut rng)?;
+            let test = pending.as_ref().map(|(_, test)| test);
+            let (result, tested) = step_and_test(config, &mut net, &mut adam, input, &batch.labels, test);
+            let step = match result {
+                Ok(step) => step,
+                Err(TrainError::NonFiniteLoss { loss }) => {
+                    return Err(RunError::NonFiniteLoss {
+                        iteration: train_loss.len(),
+                        loss,
+                        last_finite: train_loss.last().map(|&l: &f32| f64::from(l)),
+                    });
                 }
+                Err(TrainError::Label(err)) => return Err(RunError::Data(err.to_string())),
+            };
+            train_loss.push(step.loss);
+            if let (Some((progress, _)), Some(tested)) = (pending.take(), tested) {
+                report(progress, tested, &mut test_loss)?;
             }
-        });
-        let mut in_flight: Option<Progress> = None;
-        let mut collect = |in_flight: &mut Option<Progress>, test_loss: &mut Vec<f32>| -> Result<(), RunError> {
-            let Some(mut progress) = in_flight.take() else { return Ok(()) };
-            let received = results.recv().map_err(|_| RunError::Data("the test evaluation thread stopped".into()))?;
-            let (loss, batch_accuracy) = received.map_err(RunError::Data)?;
-            test_loss.push(loss);
-            if progress.iteration % config.report_every == 0 {
-                progress.test_loss = loss;
-                progress.test_batch_accuracy = batch_accuracy;
-                on_progress(&progress);
-            }
-            Ok(())
-        };
 
-        'epochs: for epoch in 0..config.epochs {
-            let batches = epoch_order(data.train.labels.len(), config.batch_size, &mut rng);
-            for (iteration, indices) in batches.iter().enumerate() {
-                let batch = gather(&data.train, indices);
-                let input = config.encoding.encode(batch.images, config.num_steps, &mut rng)?;
-                let result = match (config.engine, config.encoding) {
-                    (Engine::Unrolled, _) => train_step_unrolled(&mut net, &mut adam, input, &batch.labels),
-                    (Engine::Fused, Encoding::Direct) => train_step_split(&mut net, &mut adam, input, &batch.labels, config.threads),
-                    (Engine::Fused, _) => train_step_encoded(&mut net, &mut adam, input, &batch.labels),
-                };
-                let step = match result {
-                    Ok(step) => step,
-                    Err(TrainError::NonFiniteLoss { loss }) => {
-                        return Err(RunError::NonFiniteLoss {
-                            iteration: train_loss.len(),
-                            loss,
-                            last_finite: train_loss.last().map(|&l: &f32| f64::from(l)),
-                        });
-                    }
-                    Err(TrainError::Label(err)) => return Err(RunError::Data(err.to_string())),
-                };
-                train_loss.push(step.loss);
-                collect(&mut in_flight, &mut test_loss)?;
+            let test_indices = random_batch(data.test.labels.len(), config.batch_size, &mut rng);
+            let mut test_batch = gather(&data.test, &test_indices);
+            test_batch.images = config.encoding.encode(test_batch.images, config.num_steps, &mut rng)?;
+            let progress = Progress {
+                epoch,
+                iteration,
+                iterations_per_epoch: batches.len(),
+                train_loss: step.loss,
+                test_loss: f32::NAN,
+                train_batch_accuracy: accuracy(
+                    count_correct(&rate_predictions(&step.spike_counts), &batch.labels),
+                    batch.labels.len(),
+                ),
+                test_batch_accuracy: f64::NAN,
+            };
+            pending = Some((progress, test_batch));
 
-                let test_indices = random_batch(data.test.labels.len(), config.batch_size, &mut rng);
-                let mut test_batch = gather(&data.test, &test_indices);
-                test_batch.images = config.encoding.encode(test_batch.images, config.num_steps, &mut rng)?;
-                job_sender
-                    .send((net.clone(), test_batch))
-                    .map_err(|_| RunError::Data("the test evaluation thread stopped".into()))?;
-                in_flight = Some(Progress {
-                    epoch,
-                    iteration,
-                    iterations_per_epoch: batches.len(),
-                    train_loss: step.loss,
-                    test_loss: f32::NAN,
-                    train_batch_accuracy: accuracy(
-                        count_correct(&rate_predictions(&step.spike_counts), &batch.labels),
-                        batch.labels.len(),
-                    ),
-                    test_batch_accuracy: f64::NAN,
-                });
-
-                if stop.load(Ordering::Relaxed) {
-                    interrupted = true;
-                    break 'epochs;
-                }
+            if stop.load(Ordering::Relaxed) {
+                interrupted = true;
+                break 'epochs;
             }
         }
-        collect(&mut in_flight, &mut test_loss)
-    })?;
+    }
+    if let Some((progress, test)) = pending.take() {
+        let tested = test_pieces(&net, config.encoding, &test, 1);
+        report(progress, tested, &mut test_loss)?;
+    }
     let train_seconds = start.elapsed().as_secs_f64();
     Ok(TrainOutcome { net, train_loss, test_loss, train_seconds, interrupted })
 }

@@ -27,4 +27,4 @@ pub use linear::Linear;
 pub use net::{Net, NetConfig};
 pub use optim::Adam;
 pub use surrogate::SpikeGrad;
-pub use train::{StepOutput, TrainError, eval_step, eval_step_encoded, train_step, train_step_encoded, train_step_split, train_step_unrolled};
+pub use train::{StepOutput, TrainError, eval_step, eval_step_encoded, train_step, train_step_encoded, train_step_split, train_step_split_with, train_step_unrolled};

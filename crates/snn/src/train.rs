@@ -153,12 +153,30 @@ pub fn train_step_split<F: Float>(
     labels: &[usize],
     parts: usize,
 ) -> Result<StepOutput<F>, TrainError> {
+    train_step_split_with(net, adam, images, labels, parts, |_, _| ()).map(|(output, _)| output)
+}
+
+/// [`train_step_split`] that also runs `side(net, i)` on the thread of
+/// slice `i`, after that slice's backward pass and before the update:
+/// work that reads the parameters as they were before this step, such as
+/// evaluating a test batch in `parts` pieces. Each thread then has one
+/// share of all the work, and no third thread competes with them for the
+/// cores. Returns the step's output and what each `side` call returned,
+/// in slice order.
+///
+/// # Errors
+/// As [`train_step`]. `side` does not run when a label is invalid.
+pub fn train_step_split_with<F: Float, R: Send>(
+    net: &mut Net<F>,
+    adam: &mut Adam<F>,
+    images: Tensor<F>,
+    labels: &[usize],
+    parts: usize,
+    side: impl Fn(&Net<F>, usize) -> R + Sync,
+) -> Result<(StepOutput<F>, Vec<R>), TrainError> {
     let (batch, inputs) = images.dims2("train_step_split");
-    check_labels(labels, batch, net.fc2.outputs())?;
     let parts = parts.clamp(1, batch.max(1));
-    if parts == 1 {
-        return fused_train_step(net, adam, images, labels, false);
-    }
+    check_labels(labels, batch, net.fc2.outputs())?;
 
     // Contiguous slices of the rows whose sizes differ by at most one.
     let bounds: Vec<usize> = (0..=parts).map(|i| i * batch / parts).collect();
@@ -168,18 +186,19 @@ pub fn train_step_split<F: Float>(
         (Tensor::from_vec(data, &[rows.len(), inputs]), &labels[rows])
     };
     let shared: &Net<F> = net;
-    let passes: Vec<Result<Pass<F>, TrainError>> = std::thread::scope(|scope| {
-        let handles: Vec<_> = (1..parts)
-            .map(|i| {
-                let (x, y) = slice(i);
-                scope.spawn(move || forward_backward(shared, x, y, false))
-            })
-            .collect();
-        let (x, y) = slice(0);
-        let mut passes = vec![forward_backward(shared, x, y, false)];
-        passes.extend(handles.into_iter().map(|h| h.join().expect("a training thread panicked")));
-        passes
+    let side = &side;
+    let work = |i: usize| {
+        let (x, y) = slice(i);
+        let pass = forward_backward(shared, x, y, false);
+        (pass, side(shared, i))
+    };
+    let results: Vec<(Result<Pass<F>, TrainError>, R)> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (1..parts).map(|i| scope.spawn(move || work(i))).collect();
+        let mut results = vec![work(0)];
+        results.extend(handles.into_iter().map(|h| h.join().expect("a training thread panicked")));
+        results
     });
+    let (passes, side_results): (Vec<_>, Vec<R>) = results.into_iter().unzip();
 
     let mut loss = F::ZERO;
     let mut grads: Option<Vec<Tensor<F>>> = None;
@@ -192,12 +211,14 @@ pub fn train_step_split<F: Float>(
         let mut part = pass.grads;
         match &mut grads {
             None => {
-                part.iter_mut().flat_map(|g| g.data_mut()).for_each(|v| *v *= share);
+                if parts > 1 {
+                    part.iter_mut().flat_map(|g| g.data_mut()).for_each(|v| *v *= share);
+                }
                 grads = Some(part);
             }
             Some(sum) => {
                 for (s, g) in sum.iter_mut().zip(&part) {
-                    s.data_mut().iter_mut().zip(g.data()).for_each(|(s, &g)| *s += share * g);
+                    s.data_mut().iter_mut().zip(g.data()).for_each(|(s, &g)| *s = share.mul_add(g, *s));
                 }
             }
         }
@@ -206,11 +227,12 @@ pub fn train_step_split<F: Float>(
     }
     let grads = grads.expect("at least one slice");
     adam.step(net.parameters_mut(), &grads);
-    Ok(StepOutput {
+    let output = StepOutput {
         loss,
         spike_counts: Tensor::from_vec(spike_counts, &[batch, outputs]),
         membrane_sum: Tensor::from_vec(membrane_sum, &[batch, outputs]),
-    })
+    };
+    Ok((output, side_results))
 }
 
 /// Returns whether every gradient value is finite. Adam would write a NaN
