@@ -201,32 +201,21 @@ pub fn train_step_split_with<F: Float, R: Send>(
     let (passes, side_results): (Vec<_>, Vec<R>) = results.into_iter().unzip();
 
     let mut loss = F::ZERO;
-    let mut grads: Option<Vec<Tensor<F>>> = None;
+    let mut weighted: Vec<(F, Vec<Tensor<F>>)> = Vec::with_capacity(parts);
     let outputs = net.fc2.outputs();
     let (mut spike_counts, mut membrane_sum) = (Vec::with_capacity(batch * outputs), Vec::with_capacity(batch * outputs));
     for (i, pass) in passes.into_iter().enumerate() {
         let pass = pass?;
-        let share = F::from_f64((bounds[i + 1] - bounds[i]) as f64 / batch as f64);
+        let share = if parts == 1 { F::ONE } else { F::from_f64((bounds[i + 1] - bounds[i]) as f64 / batch as f64) };
         loss += share * pass.output.loss;
-        let mut part = pass.grads;
-        match &mut grads {
-            None => {
-                if parts > 1 {
-                    part.iter_mut().flat_map(|g| g.data_mut()).for_each(|v| *v *= share);
-                }
-                grads = Some(part);
-            }
-            Some(sum) => {
-                for (s, g) in sum.iter_mut().zip(&part) {
-                    s.data_mut().iter_mut().zip(g.data()).for_each(|(s, &g)| *s = share.mul_add(g, *s));
-                }
-            }
-        }
         spike_counts.extend_from_slice(pass.output.spike_counts.data());
         membrane_sum.extend_from_slice(pass.output.membrane_sum.data());
+        weighted.push((share, pass.grads));
     }
-    let grads = grads.expect("at least one slice");
-    adam.step(net.parameters_mut(), &grads);
+    // Adam sums the slices' gradients itself, each weighted by its share,
+    // on as many threads as there are slices.
+    let parts_view: Vec<(F, &[Tensor<F>])> = weighted.iter().map(|(w, g)| (*w, &g[..])).collect();
+    adam.step_weighted(net.parameters_mut(), &parts_view, parts);
     let output = StepOutput {
         loss,
         spike_counts: Tensor::from_vec(spike_counts, &[batch, outputs]),
