@@ -109,8 +109,9 @@ struct Args {
     #[arg(long, value_enum, default_value_t = Encoding::Direct)]
     encoding: Encoding,
 
-    /// Threads that share each training batch (fused engine, direct input); the test minibatch
-    /// of each iteration runs on one thread more.
+    /// Threads that share each training batch and its test minibatch (fused engine, direct
+    /// input; otherwise the test minibatch runs on one thread beside training), and the final
+    /// evaluation of the test set.
     #[arg(long, default_value_t = 2, value_parser = at_least_one, allow_negative_numbers = true)]
     threads: usize,
 
@@ -303,7 +304,7 @@ fn run(args: &Args, stop: &AtomicBool) -> Result<ExitCode, String> {
     if args.eval_only {
         let path = args.load.as_deref().expect("clap requires --load with --eval-only");
         let net = load_net(args, path)?;
-        let eval = training::evaluate(&net, &data.test, config.batch_size, config.encoding, config.seed)
+        let eval = training::evaluate(&net, &data.test, config.batch_size, config.encoding, config.seed, config.threads)
             .map_err(|e| e.to_string())?;
         print_evaluation(&eval);
         write_outputs(args, &metrics(args, &data, None, &eval), None)?;
@@ -322,7 +323,7 @@ fn run(args: &Args, stop: &AtomicBool) -> Result<ExitCode, String> {
     bar.finish_and_clear();
     let outcome = outcome.map_err(|e| e.to_string())?;
 
-    let eval = training::evaluate(&outcome.net, &data.test, config.batch_size, config.encoding, config.seed)
+    let eval = training::evaluate(&outcome.net, &data.test, config.batch_size, config.encoding, config.seed, config.threads)
         .map_err(|e| e.to_string())?;
     print_evaluation(&eval);
     try_println!("Training time: {:.2} s for {} iterations", outcome.train_seconds, outcome.train_loss.len());

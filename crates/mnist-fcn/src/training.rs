@@ -165,8 +165,9 @@ pub struct TrainConfig {
     pub engine: Engine,
     /// Default [`Encoding::Direct`].
     pub encoding: Encoding,
-    /// Threads that share each training batch (the fused engine with
-    /// direct input only); the test minibatch runs on one thread more.
+    /// Threads that share each training batch and its test minibatch (the
+    /// fused engine with direct input; otherwise the test minibatch runs
+    /// on one thread beside training), and the evaluation of the test set.
     /// Default 2.
     pub threads: usize,
 }
@@ -414,34 +415,64 @@ impl Evaluation {
 }
 
 /// Evaluates `net` on every image of `split`, in batches of `batch_size`
-/// (the last one may be smaller).
+/// (the last one may be smaller), shared among `threads` threads.
 ///
-/// With a spike encoding, the input of every image is drawn from a
-/// generator seeded with `seed`, so an evaluation can be repeated exactly.
-pub fn evaluate(net: &Net<f32>, split: &Split, batch_size: usize, encoding: Encoding, seed: u64) -> Result<Evaluation, RunError> {
+/// With a spike encoding, the input of batch `i` is drawn from a generator
+/// seeded with `seed + i`, so an evaluation can be repeated exactly, with
+/// any number of threads.
+pub fn evaluate(
+    net: &Net<f32>,
+    split: &Split,
+    batch_size: usize,
+    encoding: Encoding,
+    seed: u64,
+    threads: usize,
+) -> Result<Evaluation, RunError> {
     let start = Instant::now();
-    let mut rng = StdRng::seed_from_u64(seed);
     let all: Vec<usize> = (0..split.labels.len()).collect();
-    let mut result =
-        Evaluation { images: all.len(), correct_rate: 0, correct_membrane: 0, spike_count_ties: 0, silent: 0, seconds: 0.0 };
+    let batches: Vec<&[usize]> = all.chunks(batch_size.max(1)).collect();
+    let threads = threads.clamp(1, batches.len().max(1));
+    // Thread k takes batches k, k + threads, ...; each batch encodes with
+    // its own seed, so the result does not depend on the thread count.
+    let tally = |k: usize| -> Result<Evaluation, RunError> {
+        let mut result = Evaluation { images: 0, correct_rate: 0, correct_membrane: 0, spike_count_ties: 0, silent: 0, seconds: 0.0 };
+        for (i, indices) in batches.iter().enumerate().skip(k).step_by(threads) {
+            let mut rng = StdRng::seed_from_u64(seed.wrapping_add(i as u64));
+            let batch = gather(split, indices);
+            let input = encoding.encode(batch.images, net.num_steps, &mut rng)?;
+            let out = eval_input(net, encoding, &input, &batch.labels).map_err(RunError::Data)?;
+            result.images += indices.len();
+            result.correct_rate += count_correct(&rate_predictions(&out.spike_counts), &batch.labels);
+            result.correct_membrane += count_correct(&membrane_predictions(&out.membrane_sum), &batch.labels);
 
-    for indices in all.chunks(batch_size.max(1)) {
-        let batch = gather(split, indices);
-        let input = encoding.encode(batch.images, net.num_steps, &mut rng)?;
-        let out = eval_input(net, encoding, &input, &batch.labels).map_err(RunError::Data)?;
-        result.correct_rate += count_correct(&rate_predictions(&out.spike_counts), &batch.labels);
-        result.correct_membrane += count_correct(&membrane_predictions(&out.membrane_sum), &batch.labels);
-
-        let classes = out.spike_counts.shape()[1];
-        for row in out.spike_counts.data().chunks_exact(classes) {
-            let max = row.iter().copied().fold(0.0_f32, f32::max);
-            if max == 0.0 {
-                result.silent += 1;
-            }
-            if row.iter().filter(|&&c| c == max).count() > 1 {
-                result.spike_count_ties += 1;
+            let classes = out.spike_counts.shape()[1];
+            for row in out.spike_counts.data().chunks_exact(classes) {
+                let max = row.iter().copied().fold(0.0_f32, f32::max);
+                if max == 0.0 {
+                    result.silent += 1;
+                }
+                if row.iter().filter(|&&c| c == max).count() > 1 {
+                    result.spike_count_ties += 1;
+                }
             }
         }
+        Ok(result)
+    };
+    let tallies: Vec<Result<Evaluation, RunError>> = std::thread::scope(|scope| {
+        let tally = &tally;
+        let handles: Vec<_> = (1..threads).map(|k| scope.spawn(move || tally(k))).collect();
+        let mut tallies = vec![tally(0)];
+        tallies.extend(handles.into_iter().map(|h| h.join().expect("an evaluation thread panicked")));
+        tallies
+    });
+    let mut result = Evaluation { images: 0, correct_rate: 0, correct_membrane: 0, spike_count_ties: 0, silent: 0, seconds: 0.0 };
+    for tally in tallies {
+        let tally = tally?;
+        result.images += tally.images;
+        result.correct_rate += tally.correct_rate;
+        result.correct_membrane += tally.correct_membrane;
+        result.spike_count_ties += tally.spike_count_ties;
+        result.silent += tally.silent;
     }
     result.seconds = start.elapsed().as_secs_f64();
     Ok(result)

@@ -39,11 +39,23 @@ fn one_epoch_reaches_membrane_accuracy() {
     assert!(first > 40.0, "first loss {first}");
     assert!(last_ten < 0.5 * first, "loss fell from {first} only to {last_ten}");
 
-    let eval = training::evaluate(&outcome.net, &data.test, 128, training::Encoding::Direct, 0).expect("evaluation runs");
+    let eval = training::evaluate(&outcome.net, &data.test, 128, training::Encoding::Direct, 0, 2).expect("evaluation runs");
     assert_eq!(eval.images, 2000);
     let membrane = eval.accuracy_membrane();
     assert!(membrane >= 0.85, "membrane accuracy {membrane}");
     assert!(eval.accuracy_rate() > 0.5, "rate accuracy {}", eval.accuracy_rate());
+
+    // Spike-encoded input is drawn per batch, so the thread count changes nothing.
+    let tallies: Vec<_> = [1, 3]
+        .into_iter()
+        .map(|threads| {
+            let e = training::evaluate(&outcome.net, &data.test, 128, training::Encoding::Rate, 7, threads).expect("evaluation runs");
+            (e.images, e.correct_rate, e.correct_membrane, e.spike_count_ties, e.silent)
+        })
+        .collect();
+    assert_eq!(tallies[0], tallies[1]);
+    assert_eq!(tallies[0].0, 2000);
+    assert!(tallies[0].2 > 1000, "rate-encoded input should still classify most images: {:?}", tallies[0]);
 }
 
 #[test]
