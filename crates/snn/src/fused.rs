@@ -1,12 +1,14 @@
 //! Fused ops for the whole unrolled network: each one covers every time
-//! step of a layer, so the tape contains four nodes instead of five per step,
-//! and the hot loops run over contiguous buffers.
+//! step of a layer, so the tape holds three nodes for the network instead
+//! of five per step, and the hot loops run over contiguous buffers.
 //!
 //! Layer 1 does not depend on layer 2, so all its steps can run first;
-//! layer 2 then runs on the stacked hidden spikes, through one matrix
-//! product for all steps. Rows of every stacked tensor are `[step 0: batch
-//! rows, step 1: batch rows, ...]`, shape `[steps * batch, neurons]`. The results equal the step-by-step
-//! network's ([`crate::Net::forward`]); the tests check that to 1e-12.
+//! [`LeakyLinear`] runs them together with `fc2`, one sample at a time, and
+//! [`LeakyRecurrence`] then runs the output layer on the stacked currents.
+//! Rows of every stacked tensor are `[step 0: batch rows, step 1: batch
+//! rows, ...]`, shape `[steps * batch, neurons]`. The results equal the
+//! step-by-step network's ([`crate::Net::forward`]); the tests check that
+//! to 1e-12.
 
 use autodiff::ops::matmul::narrow;
 use autodiff::{Float, Function, PerColumn, Surrogate, Tensor};
@@ -161,6 +163,7 @@ struct RowBack<'a, F> {
     last: bool,
 }
 
+// ANCHOR: backstep_row
 impl<F: Float> BackStep<'_, F> {
     /// One row of one step of backward through time. `delta_next` holds
     /// `delta[t+1]` of this row on entry and `delta[t]` on exit; `delta`
@@ -222,6 +225,7 @@ impl<F: Float> BackStep<'_, F> {
         delta_next.copy_from_slice(delta);
     }
 }
+// ANCHOR_END: backstep_row
 
 /// One Leaky layer stepped in place, for inference: the membrane of every
 /// sample lives in one `[batch, neurons]` buffer that each step updates, so
