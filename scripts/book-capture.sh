@@ -15,7 +15,6 @@
 # --check never reruns it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-root=$(pwd)
 
 mode=write
 case "${1:-}" in
@@ -69,11 +68,13 @@ if [ "$mode" = train ]; then
     : "${SNN_DATA_DIR:?set SNN_DATA_DIR to the folder that holds digits-t10k/}"
     echo "== training on the digits-t10k split (minutes)"
     cargo build --release --quiet -p mnist-fcn
+    program=$(cd "${CARGO_TARGET_DIR:-target}/release" && pwd)/mnist-fcn
     work=$(mktemp -d)
     # A relative --data-dir keeps this machine's paths out of the captured text.
+    # The program runs from the work folder as built here: `cargo run` from
+    # there would miss .cargo/config.toml and rebuild for a generic CPU.
     ln -s "$SNN_DATA_DIR/digits-t10k" "$work/digits-t10k"
-    (cd "$work" && cargo run --release --quiet --manifest-path "$root/Cargo.toml" -p mnist-fcn -- \
-        --data-dir digits-t10k --out-dir run) >"$work/report.txt"
+    (cd "$work" && "$program" --data-dir digits-t10k --out-dir run) >"$work/report.txt"
     # The program prints the data folder as an absolute path; keep only its name.
     sed "s|$work/||g" "$work/report.txt" >"$listings_dir/train-digits-t10k.txt"
     sed "s|$work/||g" "$work/run/metrics.json" >"$listings_dir/train-digits-t10k-metrics.json"
@@ -90,8 +91,8 @@ if [ "$mode" = train ]; then
     # decoding varies with the seed.
     for seed in 0 1 2 3 4; do
         echo "seed $seed"
-        (cd "$work" && cargo run --release --quiet --manifest-path "$root/Cargo.toml" -p mnist-fcn -- \
-            --data-dir digits-t10k --out-dir "run-seed$seed" --seed "$seed" --quiet) | grep -E 'Accuracy|tied'
+        (cd "$work" && "$program" --data-dir digits-t10k --out-dir "run-seed$seed" --seed "$seed" --quiet) |
+            grep -E 'Accuracy|tied'
     done >"$listings_dir/train-digits-t10k-seeds.txt"
     # The same run, seed 0, with each engine and each input encoding: final
     # accuracy and training time.
@@ -99,8 +100,8 @@ if [ "$mode" = train ]; then
     for variant in "${variants[@]}"; do
         read -ra options <<<"$variant"
         echo "$variant"
-        (cd "$work" && cargo run --release --quiet --manifest-path "$root/Cargo.toml" -p mnist-fcn -- \
-            --data-dir digits-t10k --out-dir run-variant --quiet "${options[@]}") | grep -E 'Accuracy|Training time'
+        (cd "$work" && "$program" --data-dir digits-t10k --out-dir run-variant --quiet "${options[@]}") |
+            grep -E 'Accuracy|Training time'
     done >"$listings_dir/train-digits-t10k-variants.txt"
     rm -rf "$work"
 fi
