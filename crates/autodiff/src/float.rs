@@ -47,6 +47,12 @@ pub trait Float:
     /// multiply-add is many times slower.
     fn mul_add(self, a: Self, b: Self) -> Self;
 
+    /// The values as `f32` when `Self` is `f32`, else `None`: lets a
+    /// generic op hand its data to a kernel written for `f32` alone.
+    fn as_f32(values: &[Self]) -> Option<&[f32]>;
+    /// [`Float::as_f32`] for a mutable slice.
+    fn as_f32_mut(values: &mut [Self]) -> Option<&mut [f32]>;
+
     /// Computes `C = alpha * A B + beta * C` with `matrixmultiply`'s strided
     /// kernel (`sgemm` or `dgemm`). A is `m x k`, B is `k x n`, C is `m x n`;
     /// each matrix is given by a pointer and its row and column strides.
@@ -74,7 +80,7 @@ pub trait Float:
 }
 
 macro_rules! impl_float {
-    ($t:ty, $gemm:path) => {
+    ($t:ty, $gemm:path, $values:ident => $as_f32:expr, $as_f32_mut:expr) => {
         impl Float for $t {
             const ZERO: Self = 0.0;
             const ONE: Self = 1.0;
@@ -111,6 +117,14 @@ macro_rules! impl_float {
             fn mul_add(self, a: Self, b: Self) -> Self {
                 if cfg!(target_feature = "fma") { <$t>::mul_add(self, a, b) } else { self * a + b }
             }
+            #[inline(always)]
+            fn as_f32($values: &[Self]) -> Option<&[f32]> {
+                $as_f32
+            }
+            #[inline(always)]
+            fn as_f32_mut($values: &mut [Self]) -> Option<&mut [f32]> {
+                $as_f32_mut
+            }
             unsafe fn gemm(
                 m: usize,
                 k: usize,
@@ -134,5 +148,5 @@ macro_rules! impl_float {
     };
 }
 
-impl_float!(f32, matrixmultiply::sgemm);
-impl_float!(f64, matrixmultiply::dgemm);
+impl_float!(f32, matrixmultiply::sgemm, values => Some(values), Some(values));
+impl_float!(f64, matrixmultiply::dgemm, values => { let _ = values; None }, { let _ = values; None });

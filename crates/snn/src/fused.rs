@@ -10,7 +10,7 @@
 //! step-by-step network's ([`crate::Net::forward`]); the tests check that
 //! to 1e-12.
 
-use autodiff::ops::matmul::narrow;
+use autodiff::ops::narrow;
 use autodiff::{Float, Function, PerColumn, Surrogate, Tensor};
 
 use crate::{Reset, SpikeGrad};
