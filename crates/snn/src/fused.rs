@@ -385,7 +385,7 @@ impl<F: Float> Function<F> for LeakyRecurrence<F> {
 /// memory. Backward runs each sample's steps again to get its membranes
 /// back rather than keeping them from forward: for the tutorial's layer
 /// that costs less than writing and reading them would. The loops of the
-/// linear part are [`autodiff::ops::matmul::narrow`]'s, made for a few
+/// linear part are [`autodiff::ops::narrow`]'s, made for a few
 /// outputs.
 pub struct LeakyLinear {
     pub reset: Reset,
