@@ -227,7 +227,10 @@ pub fn train_step_split_with<F: Float, R: Send>(
 /// Returns whether every gradient value is finite. Adam would write a NaN
 /// or an infinity straight into the parameters.
 fn all_finite<F: Float>(grads: &[Tensor<F>]) -> bool {
-    grads.iter().all(|g| g.data().iter().all(|v| v.is_finite()))
+    // Within a block, `&` instead of an early exit lets the loop run in
+    // vector registers; the fc1 weight gradient alone has 784,000 values.
+    let block_finite = |block: &[F]| block.iter().fold(true, |finite, v| finite & v.is_finite());
+    grads.iter().all(|g| g.data().chunks(4096).all(block_finite))
 }
 
 /// Adds the step blocks of a stacked `[steps * batch, width]` tensor.
