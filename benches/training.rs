@@ -57,6 +57,21 @@ fn sgemm(c: &mut Criterion) {
         b.iter(|| gemm("bench", &g1, Transpose::No, &w1, Transpose::No, 0.0, black_box(&mut dx)));
     });
 
+    // Training splits each batch over two threads, so these are the
+    // shapes that run there.
+    let half = BATCH / 2;
+    let x_half = Tensor::from_vec(x.data()[..half * INPUTS].to_vec(), &[half, INPUTS]);
+    let g_half = Tensor::from_vec(g1.data()[..half * HIDDEN].to_vec(), &[half, HIDDEN]);
+    group.throughput(Throughput::Elements((2 * half * INPUTS * HIDDEN) as u64));
+    group.bench_function("fc1 forward, half batch [64x784]x[784x1000]", |b| {
+        let mut y = Tensor::zeros(&[half, HIDDEN]);
+        b.iter(|| gemm("bench", &x_half, Transpose::No, &w1, Transpose::Yes, 0.0, black_box(&mut y)));
+    });
+    group.bench_function("fc1 weight gradient, half batch [1000x64]x[64x784]", |b| {
+        let mut dw = Tensor::zeros(&[HIDDEN, INPUTS]);
+        b.iter(|| gemm("bench", &g_half, Transpose::Yes, &x_half, Transpose::No, 0.0, black_box(&mut dw)));
+    });
+
     let rows = STEPS * BATCH;
     let s = spikes(rows, &mut rng);
     let w2 = uniform(&[OUTPUTS, HIDDEN], -0.03, 0.03, &mut rng);
