@@ -336,8 +336,8 @@ fn net_loss<'t>(
             let record = net.forward_fused(&vars, x);
             let loss = stacked_cross_entropy(record.mem2, &case.labels, case.num_steps)
                 .expect("labels are drawn in range");
-            // The fused hidden layer keeps its spikes to itself; the same
-            // recurrence on the same current gives them for the switches.
+            // The fused hidden layer does not return its spikes, so the same
+            // recurrence on the same current computes them for the switches.
             let cur1 = net.fc1.infer(&x.value());
             let mut layer1 = LeakyRecurrence::new(case.reset, spike_grad1, case.num_steps, Current::Static, Emit::Spikes);
             let spk1 = tape.constant(layer1.forward(&[&cur1, &p[4].value(), &p[6].value()]));

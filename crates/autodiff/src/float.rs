@@ -40,15 +40,15 @@ pub trait Float:
     fn is_finite(self) -> bool;
     fn max(self, other: Self) -> Self;
     fn powi(self, n: i32) -> Self;
-    /// `self * a + b`. Where the build targets a CPU with fused
+    /// Computes `self * a + b`. Where the build targets a CPU with fused
     /// multiply-add (`target-cpu=native` on any recent x86-64 or ARM
-    /// machine), it is one instruction with one rounding; elsewhere it is a
-    /// multiply and an add, because the library's software fused
+    /// machine), that is one instruction with one rounding. Elsewhere it is
+    /// a multiply and an add, because the standard library's software fused
     /// multiply-add is many times slower.
     fn mul_add(self, a: Self, b: Self) -> Self;
 
-    /// The values as `f32` when `Self` is `f32`, else `None`: lets a
-    /// generic op hand its data to a kernel written for `f32` alone.
+    /// Returns the values as `f32` when `Self` is `f32`, else `None`, so
+    /// that a generic op can hand its data to a kernel written for `f32`.
     fn as_f32(values: &[Self]) -> Option<&[f32]>;
     /// [`Float::as_f32`] for a mutable slice.
     fn as_f32_mut(values: &mut [Self]) -> Option<&mut [f32]>;

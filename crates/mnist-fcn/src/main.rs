@@ -109,9 +109,9 @@ struct Args {
     #[arg(long, value_enum, default_value_t = Encoding::Direct)]
     encoding: Encoding,
 
-    /// Threads that share each training batch and its test minibatch (fused engine, direct
-    /// input; otherwise the test minibatch runs on one thread beside training), and the final
-    /// evaluation of the test set.
+    /// Threads that share each training batch, its test minibatch and the final evaluation of
+    /// the test set. Only the fused engine with direct input splits the training batch; otherwise
+    /// the test minibatch runs on one thread beside training.
     #[arg(long, default_value_t = 2, value_parser = at_least_one, allow_negative_numbers = true)]
     threads: usize,
 

@@ -66,8 +66,8 @@ fn eval_input(net: &Net<f32>, encoding: Encoding, input: &Tensor<f32>, labels: &
 /// The loss and the rate-decoded accuracy of a test minibatch.
 type TestResult = Result<(f32, f64), String>;
 
-/// One training step, and the evaluation of `test` (the previous step's
-/// test minibatch) with the parameters as they were before this step.
+/// Runs one training step, and evaluates `test` (the previous step's test
+/// minibatch) with the parameters as they were before this step.
 ///
 /// With the fused engine and direct input, the step's batch and the test
 /// batch are both split over `config.threads` threads, each thread taking
@@ -108,9 +108,10 @@ fn step_and_test(
     }
 }
 
-/// The test loss and correct count of one of `parts` ranges of samples of
-/// a test batch, and the number of samples in it. With more than one part
-/// the batch must hold direct input, one row per sample.
+/// Evaluates one of `parts` ranges of samples of a test batch and returns
+/// its loss, its number of correct samples and its number of samples.
+/// With more than one part, the batch must contain direct input, one row
+/// per sample.
 fn test_piece(net: &Net<f32>, encoding: Encoding, test: &Batch, part: usize, parts: usize) -> Result<(f32, usize, usize), String> {
     let samples = test.labels.len();
     let range = part * samples / parts..(part + 1) * samples / parts;
@@ -130,8 +131,8 @@ fn test_pieces(net: &Net<f32>, encoding: Encoding, test: &Batch, parts: usize) -
     combine_pieces((0..parts).map(|part| test_piece(net, encoding, test, part, parts)), test.labels.len())
 }
 
-/// The batch's loss (a mean over samples, so the pieces' losses weighted by
-/// their rows) and its accuracy.
+/// Combines the pieces into the batch's loss and accuracy. The loss is a
+/// mean over samples, so each piece's loss is weighted by its rows.
 fn combine_pieces(pieces: impl IntoIterator<Item = Result<(f32, usize, usize), String>>, total: usize) -> TestResult {
     let (mut loss, mut correct) = (0.0_f64, 0);
     for piece in pieces {
@@ -165,10 +166,10 @@ pub struct TrainConfig {
     pub engine: Engine,
     /// Default [`Encoding::Direct`].
     pub encoding: Encoding,
-    /// Threads that share each training batch and its test minibatch (the
-    /// fused engine with direct input; otherwise the test minibatch runs
-    /// on one thread beside training), and the evaluation of the test set.
-    /// Default 2.
+    /// Threads that share each training batch, its test minibatch and the
+    /// evaluation of the test set. Only the fused engine with direct input
+    /// splits the training batch; otherwise the test minibatch runs on one
+    /// thread beside training. Default 2.
     pub threads: usize,
 }
 

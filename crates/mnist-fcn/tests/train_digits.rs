@@ -49,8 +49,8 @@ fn one_epoch_reaches_membrane_accuracy() {
     let tallies: Vec<_> = [1, 3]
         .into_iter()
         .map(|threads| {
-            let e = training::evaluate(&outcome.net, &data.test, 128, training::Encoding::Rate, 7, threads).expect("evaluation runs");
-            (e.images, e.correct_rate, e.correct_membrane, e.spike_count_ties, e.silent)
+            let result = training::evaluate(&outcome.net, &data.test, 128, training::Encoding::Rate, 7, threads).expect("evaluation runs");
+            (result.images, result.correct_rate, result.correct_membrane, result.spike_count_ties, result.silent)
         })
         .collect();
     assert_eq!(tallies[0], tallies[1]);

@@ -437,7 +437,7 @@ impl LeakyLinear {
         Sizes { batch, neurons, outputs }
     }
 
-    /// The row of `current` that sample `b` reads at step `t`.
+    /// Returns the row of `current` that sample `b` reads at step `t`.
     fn input_row(&self, sizes: Sizes, t: usize, b: usize) -> usize {
         match self.current {
             Current::Static => b,

@@ -229,7 +229,7 @@ impl<F: Float> Net<F> {
     }
     // ANCHOR_END: net_forward_fused
 
-    /// The hidden Leaky layer and `fc2` as one op.
+    /// Returns the op that runs the hidden Leaky layer and `fc2`.
     fn hidden_layer(&self, input: Current) -> LeakyLinear {
         LeakyLinear::new(self.lif1.reset_mechanism, self.lif1.spike_grad, self.num_steps, input)
     }
@@ -280,8 +280,9 @@ impl<F: Float> Net<F> {
         self.infer_fused(&self.fc1.infer(x_steps), rows / self.num_steps, Current::PerStep)
     }
 
-    /// The hidden layer and `fc2` through the fused op's forward pass (one
-    /// sample at a time, in the cache), then the output layer step by step.
+    /// Runs the hidden layer and `fc2` through the fused op's forward pass
+    /// (one sample at a time, in the cache), then the output layer step by
+    /// step.
     fn infer_fused(&self, cur1: &Tensor<F>, batch: usize, input: Current) -> Inference<F> {
         let outputs = self.fc2.outputs();
         let hidden = [cur1, &self.lif1.beta, &self.lif1.threshold, &self.fc2.weight, &self.fc2.bias];

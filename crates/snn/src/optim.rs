@@ -80,8 +80,9 @@ impl<F: Float> Adam<F> {
                 })
                 .collect();
             let (p, m, v) = (param.data_mut(), m.data_mut(), v.data_mut());
-            // A thread pays off only for tensors of about a million values
-            // (the tutorial's fc1 weight); the rest update in microseconds.
+            // Threads pay off only for large tensors, such as the tutorial's
+            // fc1 weight of 784,000 values, because small ones update in
+            // microseconds.
             let pieces = if p.len() < 1 << 16 { 1 } else { threads.max(1) };
             let size = p.len().div_ceil(pieces).max(1);
             std::thread::scope(|scope| {

@@ -83,7 +83,7 @@ pub fn add_weight_grad<F: Float>(grad: &[F], x: &[F], dw: &mut [F], out: usize) 
     }
 }
 
-/// The dot product, summed in 16 lanes so that the loop vectorizes.
+/// Returns the dot product, summed in 16 lanes so that the loop vectorizes.
 pub fn dot<F: Float>(a: &[F], b: &[F]) -> F {
     const LANES: usize = 16;
     let mut lanes = [F::ZERO; LANES];
@@ -228,7 +228,8 @@ mod avx512 {
     const N: usize = 10;
     const LANES: usize = 16;
 
-    /// The lanes that hold the first `len` values of a block.
+    /// Returns the mask of the lanes that take the first `len` values of a
+    /// block.
     #[inline(always)]
     fn mask(len: usize) -> __mmask16 {
         if len >= LANES { 0xFFFF } else { ((1_u32 << len) - 1) as __mmask16 }
@@ -250,7 +251,8 @@ mod avx512 {
         unsafe { _mm512_mask_storeu_ps(target.as_mut_ptr(), mask(target.len()), v) }
     }
 
-    /// The column ranges of the 16-wide blocks of a row of `inputs` values.
+    /// Returns the column ranges of the 16-wide blocks of a row of `inputs`
+    /// values.
     fn blocks(inputs: usize) -> impl Iterator<Item = std::ops::Range<usize>> {
         (0..inputs).step_by(LANES).map(move |start| start..(start + LANES).min(inputs))
     }
