@@ -18,6 +18,7 @@ pub mod linear;
 pub mod loss;
 pub mod net;
 pub mod optim;
+pub mod parallel;
 pub mod spikegen;
 pub mod surrogate;
 pub mod train;

@@ -1,6 +1,10 @@
 //! Adam, with PyTorch's semantics.
 
+use std::sync::Mutex;
+
 use autodiff::{Float, Tensor};
+
+use crate::parallel::run_tasks;
 
 /// Adam as `torch.optim.Adam` computes it, without weight decay or AMSGrad.
 ///
@@ -52,8 +56,8 @@ impl<F: Float> Adam<F> {
 
     /// Updates `params` with the gradient `sum of weight * part` over
     /// `parts`, such as the gradients of the slices of a batch, each
-    /// weighted by its share of the rows. Large tensors are updated in
-    /// `threads` pieces at once. The result does not depend on `threads`.
+    /// weighted by its share of the rows. Large tensors are updated on
+    /// `threads` threads. The result does not depend on `threads`.
     ///
     /// # Panics
     /// When `parts` is empty, a part's length or a shape differs from
@@ -82,23 +86,27 @@ impl<F: Float> Adam<F> {
             let (p, m, v) = (param.data_mut(), m.data_mut(), v.data_mut());
             // Threads pay off only for large tensors, such as the tutorial's
             // fc1 weight of 784,000 values, because small ones update in
-            // microseconds.
-            let pieces = if p.len() < 1 << 16 { 1 } else { threads.max(1) };
-            let size = p.len().div_ceil(pieces).max(1);
-            std::thread::scope(|scope| {
-                let mut chunks = p.chunks_mut(size).zip(m.chunks_mut(size)).zip(v.chunks_mut(size)).enumerate();
-                let first = chunks.next();
-                for (k, ((p, m), v)) in chunks {
-                    let grads = &grads;
-                    scope.spawn(move || rule.update(p, m, v, grads, k * size));
-                }
-                if let Some((_, ((p, m), v))) = first {
-                    rule.update(p, m, v, &grads, 0);
-                }
+            // microseconds. A large tensor is cut into four pieces per thread,
+            // which the threads take one at a time, so a thread that another
+            // program slows down leaves its pieces to the others.
+            if threads <= 1 || p.len() < 1 << 16 {
+                rule.update(p, m, v, &grads, 0);
+                continue;
+            }
+            let size = p.len().div_ceil(4 * threads);
+            let pieces: Vec<Mutex<Piece<'_, F>>> =
+                p.chunks_mut(size).zip(m.chunks_mut(size)).zip(v.chunks_mut(size)).map(|((p, m), v)| Mutex::new((p, m, v))).collect();
+            run_tasks(pieces.len(), threads, |k| {
+                let mut piece = pieces[k].lock().expect("no other task holds this piece, so its lock is never poisoned");
+                let (p, m, v) = &mut *piece;
+                rule.update(p, m, v, &grads, k * size);
             });
         }
     }
 }
+
+/// A slice of one parameter and of its two running means.
+type Piece<'a, F> = (&'a mut [F], &'a mut [F], &'a mut [F]);
 
 /// The constants of one Adam step.
 #[derive(Clone, Copy)]

@@ -7,6 +7,7 @@ use autodiff::{Float, LabelError, Tape, Tensor, ops::softmax::check_labels};
 
 use crate::fused::spikes_of;
 use crate::loss::{membrane_cross_entropy, membrane_cross_entropy_value, stacked_cross_entropy};
+use crate::parallel::run_tasks;
 use crate::{Adam, Net};
 
 /// The measurements of a training or evaluation step on its batch.
@@ -156,13 +157,12 @@ pub fn train_step_split<F: Float>(
     train_step_split_with(net, adam, images, labels, parts, |_, _| ()).map(|(output, _)| output)
 }
 
-/// [`train_step_split`] that also runs `side(net, i)` on the thread of
-/// slice `i`, after that slice's backward pass and before the update:
-/// work that reads the parameters as they were before this step, such as
-/// evaluating a test batch in `parts` pieces. Each thread then has one
-/// share of all the work, and no third thread competes with them for the
-/// cores. Returns the step's output and what each `side` call returned,
-/// in slice order.
+/// [`train_step_split`] that also runs `side(net, i)` for `i` in
+/// `0..parts` on the same threads, before the update: work that reads the
+/// parameters as they were before this step, such as evaluating a test
+/// batch in `parts` pieces. The threads then share all the work, and no
+/// other thread competes with them for the cores. Returns the step's
+/// output and what each `side` call returned, in order of `i`.
 ///
 /// # Errors
 /// As [`train_step`]. `side` does not run when a label is invalid.
@@ -185,20 +185,25 @@ pub fn train_step_split_with<F: Float, R: Send>(
         let data = images.data()[rows.start * inputs..rows.end * inputs].to_vec();
         (Tensor::from_vec(data, &[rows.len(), inputs]), &labels[rows])
     };
+    // Tasks 0..parts train the slices and tasks parts..2 parts run `side`.
+    // Each of `parts` threads takes the next free task, so when another
+    // program slows one thread down, the other threads take its tasks.
     let shared: &Net<F> = net;
-    let side = &side;
-    let work = |i: usize| {
-        let (x, y) = slice(i);
-        let pass = forward_backward(shared, x, y, false);
-        (pass, side(shared, i))
-    };
-    let results: Vec<(Result<Pass<F>, TrainError>, R)> = std::thread::scope(|scope| {
-        let handles: Vec<_> = (1..parts).map(|i| scope.spawn(move || work(i))).collect();
-        let mut results = vec![work(0)];
-        results.extend(handles.into_iter().map(|h| h.join().expect("a training thread panicked")));
-        results
+    let done = run_tasks(2 * parts, parts, |i| {
+        if i < parts {
+            let (x, y) = slice(i);
+            Done::Pass(forward_backward(shared, x, y, false))
+        } else {
+            Done::Side(side(shared, i - parts))
+        }
     });
-    let (passes, side_results): (Vec<_>, Vec<R>) = results.into_iter().unzip();
+    let (mut passes, mut side_results) = (Vec::with_capacity(parts), Vec::with_capacity(parts));
+    for result in done {
+        match result {
+            Done::Pass(pass) => passes.push(pass),
+            Done::Side(result) => side_results.push(result),
+        }
+    }
 
     let mut loss = F::ZERO;
     let mut weighted: Vec<(F, Vec<Tensor<F>>)> = Vec::with_capacity(parts);
@@ -222,6 +227,12 @@ pub fn train_step_split_with<F: Float, R: Send>(
         membrane_sum: Tensor::from_vec(membrane_sum, &[batch, outputs]),
     };
     Ok((output, side_results))
+}
+
+/// The result of one task of [`train_step_split_with`].
+enum Done<F, R> {
+    Pass(Result<Pass<F>, TrainError>),
+    Side(R),
 }
 
 /// Returns whether every gradient value is finite. Adam would write a NaN
