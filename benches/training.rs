@@ -128,6 +128,16 @@ fn leaky(c: &mut Criterion) {
         b.iter(|| black_box(op.backward(&fused_inputs, &out, &grad2, &[true, false, false, true, true])));
     });
     group.throughput(Throughput::Elements((BATCH * HIDDEN) as u64));
+    group.bench_function("one Leaky step on the tape, forward and backward", |b| {
+        let lif = Leaky::<f32>::new(0.95);
+        let membrane = uniform(&[BATCH, HIDDEN], -0.5, 1.5, &mut rng);
+        b.iter(|| {
+            let tape = Tape::new();
+            let vars = lif.register(&tape);
+            let (spikes, next) = lif.step(&vars, tape.leaf(current.clone()), tape.leaf(membrane.clone()));
+            black_box(spikes.add(next).sum().backward())
+        });
+    });
     group.bench_function("hidden layer, one step in place (inference)", |b| {
         let mut state = LeakyState::new(&Leaky::new(0.95), BATCH, HIDDEN);
         b.iter(|| state.step(black_box(current.data())));
