@@ -83,21 +83,27 @@ impl<F: Float> LeakyRecurrence<F> {
             let prev = if t == 0 { &zeros[..] } else { &done[(t - 1) * batch_len..] };
             let rows = now.chunks_exact_mut(neurons).zip(prev.chunks_exact(neurons)).zip(input.chunks_exact(neurons));
             for ((now_row, prev_row), in_row) in rows {
-                macro_rules! fill {
-                    ($reset:expr) => {
-                        for j in 0..neurons {
-                            now_row[j] = update($reset, beta[j].0, threshold[j], prev_row[j], in_row[j]);
-                        }
-                    };
-                }
-                match self.reset {
-                    Reset::Subtract => fill!(Reset::Subtract),
-                    Reset::Zero => fill!(Reset::Zero),
-                    Reset::None => fill!(Reset::None),
-                }
+                advance_row(self.reset, &beta, &threshold, prev_row, in_row, now_row);
             }
         }
         Tensor::from_vec(mem, &[self.steps * batch_len / neurons, neurons])
+    }
+}
+
+/// Writes `U[t]` of one row from `U[t-1]` (`prev`) and the input current,
+/// with a separate loop per reset mechanism so that each one vectorizes.
+fn advance_row<F: Float>(reset: Reset, beta: &[(F, bool)], threshold: &[F], prev: &[F], input: &[F], now: &mut [F]) {
+    macro_rules! fill {
+        ($reset:expr) => {
+            for j in 0..now.len() {
+                now[j] = update($reset, beta[j].0, threshold[j], prev[j], input[j]);
+            }
+        };
+    }
+    match reset {
+        Reset::Subtract => fill!(Reset::Subtract),
+        Reset::Zero => fill!(Reset::Zero),
+        Reset::None => fill!(Reset::None),
     }
 }
 
@@ -402,10 +408,18 @@ struct Sizes {
     outputs: usize,
 }
 
-/// A sample's working buffers, each `[steps, width]`.
+/// A sample's working buffers: membranes and spikes, each `[steps,
+/// neurons]`, and the zero membrane before the first step.
 struct Sample<F> {
     membranes: Vec<F>,
     spikes: Vec<F>,
+    zeros: Vec<F>,
+}
+
+impl<F: Float> Sample<F> {
+    fn new(steps: usize, neurons: usize) -> Self {
+        Self { membranes: vec![F::ZERO; steps * neurons], spikes: vec![F::ZERO; steps * neurons], zeros: vec![F::ZERO; neurons] }
+    }
 }
 
 impl LeakyLinear {
@@ -453,28 +467,8 @@ impl LeakyLinear {
             let input = &current[self.input_row(sizes, t, b) * n..][..n];
             let (done, rest) = sample.membranes.split_at_mut(t * n);
             let now = &mut rest[..n];
-            let prev = if t == 0 { None } else { Some(&done[(t - 1) * n..]) };
-            macro_rules! fill {
-                ($reset:expr) => {
-                    match prev {
-                        None => {
-                            for j in 0..n {
-                                now[j] = update($reset, beta[j].0, threshold[j], F::ZERO, input[j]);
-                            }
-                        }
-                        Some(prev) => {
-                            for j in 0..n {
-                                now[j] = update($reset, beta[j].0, threshold[j], prev[j], input[j]);
-                            }
-                        }
-                    }
-                };
-            }
-            match self.reset {
-                Reset::Subtract => fill!(Reset::Subtract),
-                Reset::Zero => fill!(Reset::Zero),
-                Reset::None => fill!(Reset::None),
-            }
+            let prev = if t == 0 { &sample.zeros[..] } else { &done[(t - 1) * n..t * n] };
+            advance_row(self.reset, beta, threshold, prev, input, now);
             let spikes = &mut sample.spikes[t * n..(t + 1) * n];
             for j in 0..n {
                 spikes[j] = if now[j] - threshold[j] > F::ZERO { F::ONE } else { F::ZERO };
@@ -501,7 +495,7 @@ impl<F: Float> Function<F> for LeakyLinear {
         let (beta, threshold) = neuron_parameters("leaky_linear", inputs[1], inputs[2], neurons);
 
         let mut out = Tensor::zeros(&[self.steps * batch, outputs]);
-        let mut sample = Sample { membranes: vec![F::ZERO; self.steps * neurons], spikes: vec![F::ZERO; self.steps * neurons] };
+        let mut sample = Sample::new(self.steps, neurons);
         let mut y = vec![F::ZERO; self.steps * outputs];
         for b in 0..batch {
             self.run_sample(current.data(), sizes, b, &beta, &threshold, &mut sample);
@@ -544,7 +538,7 @@ impl<F: Float> Function<F> for LeakyLinear {
             want_beta,
             want_threshold,
         };
-        let mut sample = Sample { membranes: vec![F::ZERO; self.steps * neurons], spikes: vec![F::ZERO; self.steps * neurons] };
+        let mut sample = Sample::new(self.steps, neurons);
         let mut g = vec![F::ZERO; self.steps * outputs];
         let mut spike_grad = vec![F::ZERO; self.steps * neurons];
         let (mut delta, mut delta_next) = (vec![F::ZERO; neurons], vec![F::ZERO; neurons]);
