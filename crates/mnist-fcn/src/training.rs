@@ -84,7 +84,10 @@ fn step_and_test(
     let encoding = config.encoding;
     match (config.engine, encoding) {
         (Engine::Fused, Encoding::Direct) => {
-            let parts = config.threads.max(1);
+            // No more parts than samples in either batch: an empty part
+            // would have nothing to train or evaluate.
+            let test_samples = test.map_or(usize::MAX, |test| test.labels.len());
+            let parts = config.threads.min(labels.len()).min(test_samples).max(1);
             let side = |net: &Net<f32>, part: usize| test.map(|test| test_piece(net, encoding, test, part, parts));
             match train_step_split_with(net, adam, input, labels, parts, side) {
                 Ok((step, pieces)) => {

@@ -59,6 +59,28 @@ fn one_epoch_reaches_membrane_accuracy() {
 }
 
 #[test]
+fn more_threads_than_samples_still_trains() {
+    let Some(root) = data_root() else { return };
+    let data = data::load_dir(&root.join("digits-t10k")).expect("digits-t10k loads");
+    let config = TrainConfig { hidden: 50, num_steps: 5, batch_size: 4, threads: 9, report_every: 1, ..TrainConfig::default() };
+    // A few iterations are enough: each one after the first evaluates the
+    // previous test minibatch in parts, none of which may be empty.
+    let stop = AtomicBool::new(false);
+    let mut reports = 0;
+    let outcome = training::train(&config, &data, None, &stop, |_| {
+        reports += 1;
+        if reports == 3 {
+            stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        }
+    });
+    let outcome = outcome.expect("training runs with more threads than samples");
+    assert!(outcome.interrupted);
+    assert!(outcome.train_loss.len() >= 3, "{} iterations", outcome.train_loss.len());
+    assert_eq!(outcome.test_loss.len(), outcome.train_loss.len());
+    assert!(outcome.test_loss.iter().all(|l| l.is_finite()), "test losses {:?}", outcome.test_loss);
+}
+
+#[test]
 fn stop_flag_ends_after_current_iteration() {
     let Some(root) = data_root() else { return };
     let data = data::load_dir(&root.join("digits-t10k")).expect("digits-t10k loads");
