@@ -261,21 +261,74 @@ fn metrics(args: &Args, data: &MnistData, outcome: Option<&TrainOutcome>, eval: 
     }
 }
 
-/// Writes the metrics, and for a trained network its weights and figures.
-fn write_outputs(args: &Args, metrics: &Metrics, trained: Option<(&Net<f32>, &Split)>) -> Result<(), String> {
-    let out_dir = args.out_dir();
-    let metrics_path = args.metrics_json.clone().unwrap_or_else(|| out_dir.join("metrics.json"));
-    metrics.write(&metrics_path).map_err(|e| e.to_string())?;
-    try_println!("Metrics written to {}", metrics_path.display());
-    if let Some((net, test)) = trained {
-        let weights_path = args.save.clone().unwrap_or_else(|| out_dir.join("weights.safetensors"));
-        save_weights(net, &weights_path).map_err(|e| e.to_string())?;
-        try_println!("Weights written to {}", weights_path.display());
+/// The files of a run. The default folder's name contains the time, so the
+/// paths are fixed once, before training, and used for both the check and
+/// the writes.
+struct OutputPaths {
+    metrics: PathBuf,
+    weights: PathBuf,
+    figures: PathBuf,
+}
 
-        let figures_dir = out_dir.join("figures");
-        figures::write_run_figures(&figures_dir, &metrics.train_loss, &metrics.test_loss, net, test)
+impl OutputPaths {
+    fn new(args: &Args) -> Self {
+        let out_dir = args.out_dir();
+        Self {
+            metrics: args.metrics_json.clone().unwrap_or_else(|| out_dir.join("metrics.json")),
+            weights: args.save.clone().unwrap_or_else(|| out_dir.join("weights.safetensors")),
+            figures: out_dir.join("figures"),
+        }
+    }
+
+    /// Checks that every file of the run can be created, so that a run
+    /// whose results could not be saved fails before it trains. For a
+    /// folder that does not exist yet, its nearest existing ancestor is
+    /// checked. The check creates nothing that stays behind.
+    fn check(&self, trains: bool) -> Result<(), String> {
+        let mut folders = vec![(parent(&self.metrics), "--metrics-json or --out-dir")];
+        if trains {
+            folders.push((parent(&self.weights), "--save or --out-dir"));
+            folders.push((self.figures.clone(), "--out-dir"));
+        }
+        for (folder, options) in folders {
+            let mut existing = folder.as_path();
+            while !existing.exists() {
+                existing = existing.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+            }
+            let writable = if existing.is_dir() {
+                tempfile::NamedTempFile::new_in(existing)
+                    .map(drop)
+                    .map_err(|e| format!("creating a file in {} failed: {e}", existing.display()))
+            } else {
+                Err(format!("{} is not a folder", existing.display()))
+            };
+            writable.map_err(|reason| {
+                format!("cannot write into {}: {reason}; choose a writable location with {options}", folder.display())
+            })?;
+        }
+        Ok(())
+    }
+}
+
+/// Returns the folder that `path` is in, `.` for a bare file name.
+fn parent(path: &Path) -> PathBuf {
+    match path.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => dir.to_path_buf(),
+        _ => PathBuf::from("."),
+    }
+}
+
+/// Writes the metrics, and for a trained network its weights and figures.
+fn write_outputs(paths: &OutputPaths, metrics: &Metrics, trained: Option<(&Net<f32>, &Split)>) -> Result<(), String> {
+    metrics.write(&paths.metrics).map_err(|e| e.to_string())?;
+    try_println!("Metrics written to {}", paths.metrics.display());
+    if let Some((net, test)) = trained {
+        save_weights(net, &paths.weights).map_err(|e| e.to_string())?;
+        try_println!("Weights written to {}", paths.weights.display());
+
+        figures::write_run_figures(&paths.figures, &metrics.train_loss, &metrics.test_loss, net, test)
             .map_err(|e| e.to_string())?;
-        try_println!("Figures written to {}", figures_dir.display());
+        try_println!("Figures written to {}", paths.figures.display());
     }
     Ok(())
 }
@@ -301,13 +354,16 @@ fn run(args: &Args, stop: &AtomicBool) -> Result<ExitCode, String> {
         );
     }
 
+    let paths = OutputPaths::new(args);
+    paths.check(!args.eval_only)?;
+
     if args.eval_only {
         let path = args.load.as_deref().expect("clap requires --load with --eval-only");
         let net = load_net(args, path)?;
         let eval = training::evaluate(&net, &data.test, config.batch_size, config.encoding, config.seed, config.threads)
             .map_err(|e| e.to_string())?;
         print_evaluation(&eval);
-        write_outputs(args, &metrics(args, &data, None, &eval), None)?;
+        write_outputs(&paths, &metrics(args, &data, None, &eval), None)?;
         return Ok(ExitCode::SUCCESS);
     }
 
@@ -328,7 +384,7 @@ fn run(args: &Args, stop: &AtomicBool) -> Result<ExitCode, String> {
     print_evaluation(&eval);
     try_println!("Training time: {:.2} s for {} iterations", outcome.train_seconds, outcome.train_loss.len());
     let metrics = metrics(args, &data, Some(&outcome), &eval);
-    write_outputs(args, &metrics, Some((&outcome.net, &data.test)))?;
+    write_outputs(&paths, &metrics, Some((&outcome.net, &data.test)))?;
 
     if outcome.interrupted {
         eprintln!(

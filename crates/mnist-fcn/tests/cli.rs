@@ -548,6 +548,34 @@ fn metrics_json_and_save_paths() {
     assert_eq!(read_metrics(&metrics_path)["hidden"], 100);
 }
 
+#[test]
+fn unwritable_outputs_fail_before_training() {
+    let cwd = temp_dir();
+    let data = cwd.path().join("digits");
+    write_dataset(&data, 300, 100);
+    // A plain file where a folder should be: no folder can be created below it.
+    let blocker = cwd.path().join("blocker");
+    std::fs::write(&blocker, b"not a folder").expect("writing the blocking file");
+    let below = blocker.join("run");
+    let cases: [(&str, &Path, &str); 3] = [
+        ("--out-dir", &blocker, "--out-dir"),
+        ("--save", &below.join("weights.safetensors"), "--save"),
+        ("--metrics-json", &below.join("metrics.json"), "--metrics-json"),
+    ];
+    for (option, path, named) in cases {
+        let mut args = vec!["--data-dir", path_arg(&data), "--quiet", option, path_arg(path)];
+        args.extend(SMALL);
+        let output = run(cwd.path(), &args);
+        let message = expect_error(&output, &args);
+        assert!(message.contains("is not a folder"), "{message}");
+        assert!(message.contains(named), "{args:?} should name {named}:\n{message}");
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        assert!(!stdout.contains("Training time"), "{args:?} trained first:\n{stdout}");
+        // Nothing of the run was written, not even the metrics.
+        assert_eq!(entries(cwd.path()), vec!["blocker".to_string(), "digits".to_string()], "{args:?}");
+    }
+}
+
 // ---------------------------------------------------------------------------
 // Ctrl-C
 
