@@ -99,7 +99,7 @@ struct Args {
     eval_only: bool,
 
     /// Recording of each training step for backpropagation: fused ops over all time steps,
-    /// or every step op by op (slower, the same results).
+    /// or every step op by op (slower; the same gradients, rounded differently in f32).
     #[arg(long, value_enum, default_value_t = Engine::Fused)]
     engine: Engine,
 

@@ -18,12 +18,14 @@ use crate::data::{MnistData, Split};
 /// The way a training step records the network on the tape.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
 pub enum Engine {
-    /// One fused op per layer covers all time steps (`snn::train_step_split`,
-    /// or `snn::train_step_encoded` for spike-encoded input).
+    /// One fused op per layer covers all time steps
+    /// (`snn::train_step_split_with`, or `snn::train_step_encoded` for
+    /// spike-encoded input).
     #[default]
     Fused,
     /// Every time step recorded op by op (`snn::train_step_unrolled`):
-    /// the straightforward reading of BPTT, slower, with the same results.
+    /// the straightforward reading of BPTT, slower, with the same gradients
+    /// rounded differently in `f32`.
     Unrolled,
 }
 
