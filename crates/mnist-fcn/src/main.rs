@@ -343,6 +343,8 @@ fn load_net(args: &Args, path: &Path) -> Result<Net<f32>, String> {
 fn run(args: &Args, stop: &AtomicBool) -> Result<ExitCode, String> {
     let config = args.train_config();
     config.validate().map_err(|e| e.to_string())?;
+    // The weights need no data, so a bad --load file fails before a download.
+    let loaded = args.load.as_deref().map(|path| load_net(args, path)).transpose()?;
     let data = load_data(args)?;
     if !args.quiet {
         try_println!(
@@ -358,8 +360,7 @@ fn run(args: &Args, stop: &AtomicBool) -> Result<ExitCode, String> {
     paths.check(!args.eval_only)?;
 
     if args.eval_only {
-        let path = args.load.as_deref().expect("clap requires --load with --eval-only");
-        let net = load_net(args, path)?;
+        let net = loaded.expect("clap requires --load with --eval-only");
         let eval = training::evaluate(&net, &data.test, config.batch_size, config.encoding, config.seed, config.threads)
             .map_err(|e| e.to_string())?;
         print_evaluation(&eval);
@@ -367,7 +368,7 @@ fn run(args: &Args, stop: &AtomicBool) -> Result<ExitCode, String> {
         return Ok(ExitCode::SUCCESS);
     }
 
-    let initial = args.load.as_deref().map(|path| load_net(args, path)).transpose()?;
+    let initial = loaded;
     let quiet = args.quiet;
     let bar = progress_bar(args, &data);
     let outcome = training::train(&config, &data, initial, stop, |p| {

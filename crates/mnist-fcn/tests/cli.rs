@@ -549,6 +549,17 @@ fn metrics_json_and_save_paths() {
 }
 
 #[test]
+fn missing_load_file_named_before_data() {
+    let cwd = temp_dir();
+    let weights = cwd.path().join("absent.safetensors");
+    let no_data = cwd.path().join("no-data-here");
+    let args = ["--load", path_arg(&weights), "--data-dir", path_arg(&no_data), "--quiet"];
+    let message = expect_error(&run(cwd.path(), &args), &args);
+    assert!(message.contains("absent.safetensors"), "{message}");
+    assert!(!message.contains("no-data-here"), "the data folder was looked at first:\n{message}");
+}
+
+#[test]
 fn unwritable_outputs_fail_before_training() {
     let cwd = temp_dir();
     let data = cwd.path().join("digits");
