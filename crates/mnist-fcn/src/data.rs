@@ -222,6 +222,18 @@ pub enum DataError {
         missing: Vec<&'static str>,
     },
 
+    /// The folder given with `--data-dir` for `--eval-only` lacks a test
+    /// file.
+    #[error(
+        "--data-dir {dir} lacks {}; evaluating saved weights needs the test files {}, each raw or gzip-compressed as NAME.gz",
+        join_names(.missing),
+        join_names(&TEST_FILES)
+    )]
+    TestFilesMissing {
+        dir: PathBuf,
+        missing: Vec<&'static str>,
+    },
+
     /// No folder that the program searches contains all four files.
     #[error(
         "no {} data found: the program needs the IDX files {} (each raw or gzip-compressed as NAME.gz) in one folder and looked in {}. Put the files in {}, or pass --data-dir DIR with the folder that contains them{}",
@@ -440,6 +452,35 @@ pub fn load_dir(dir: &Path) -> Result<MnistData, DataError> {
     let test = load_split(&path_of(FILES[2])?, &path_of(FILES[3])?)?;
     Ok(MnistData {
         train,
+        test,
+        dir: dir.to_path_buf(),
+    })
+}
+
+/// The two files of the test split.
+pub const TEST_FILES: [&str; 2] = [FILES[2], FILES[3]];
+
+/// Reads only the test split from `dir`, for evaluating saved weights.
+/// The training split is left empty.
+///
+/// # Errors
+///
+/// [`DataError::DataDirNotFound`] when `dir` is not a folder,
+/// [`DataError::TestFilesMissing`] when a test file is missing, otherwise
+/// the errors of [`load_split`].
+pub fn load_test_dir(dir: &Path) -> Result<MnistData, DataError> {
+    if !dir.is_dir() {
+        return Err(DataError::DataDirNotFound { dir: dir.to_path_buf() });
+    }
+    let found = TEST_FILES.map(|name| find_file(dir, name));
+    let [Some(images_path), Some(labels_path)] = found else {
+        let missing = TEST_FILES.iter().zip(&found).filter(|(_, path)| path.is_none()).map(|(&name, _)| name).collect();
+        return Err(DataError::TestFilesMissing { dir: dir.to_path_buf(), missing });
+    };
+    let test = load_split(&images_path, &labels_path)?;
+    let images = Images { count: 0, rows: test.images.rows, cols: test.images.cols, pixels: Vec::new() };
+    Ok(MnistData {
+        train: Split { images, labels: Vec::new() },
         test,
         dir: dir.to_path_buf(),
     })

@@ -94,7 +94,8 @@ struct Args {
     #[arg(long, value_name = "PATH")]
     load: Option<PathBuf>,
 
-    /// Only evaluate the weights given with --load on the test set; no training.
+    /// Only evaluate the weights given with --load on the test set; no training. A --data-dir
+    /// folder then needs only the two t10k files.
     #[arg(long, requires = "load")]
     eval_only: bool,
 
@@ -210,6 +211,12 @@ fn print_evaluation(eval: &Evaluation) {
 
 fn load_data(args: &Args) -> Result<MnistData, String> {
     let cwd = std::env::current_dir().map_err(|e| format!("cannot read the current folder: {e}"))?;
+    if args.eval_only
+        && let Some(dir) = &args.data_dir
+    {
+        // Evaluating saved weights reads the test split only.
+        return data::load_test_dir(&cwd.join(dir)).map_err(|e| e.to_string());
+    }
     let mirrors = if args.mirror.is_empty() { download::default_mirrors(args.dataset) } else { args.mirror.clone() };
     let dir = download::find_or_download(args.dataset, args.data_dir.as_deref(), &cwd, &mirrors, !args.quiet)
         .map_err(|e| e.to_string())?;

@@ -549,6 +549,47 @@ fn metrics_json_and_save_paths() {
 }
 
 #[test]
+fn eval_only_needs_test_files_only() {
+    let cwd = temp_dir();
+    let data = cwd.path().join("digits");
+    write_dataset(&data, 300, 100);
+    let mut args = vec!["--data-dir", path_arg(&data), "--out-dir", "out", "--quiet"];
+    args.extend(SMALL);
+    expect_success(&run(cwd.path(), &args), &args);
+    let weights = cwd.path().join("out").join("weights.safetensors");
+
+    // A folder with the test files alone.
+    let test_only = cwd.path().join("test-only");
+    std::fs::create_dir(&test_only).expect("creating the test-only folder");
+    for entry in std::fs::read_dir(&data).expect("listing the data folder") {
+        let path = entry.expect("a folder entry").path();
+        let name = path.file_name().expect("a file name").to_string_lossy().into_owned();
+        if name.starts_with("t10k-") {
+            std::fs::copy(&path, test_only.join(&name)).expect("copying a test file");
+        }
+    }
+    let full = evaluate(cwd.path(), &data, &weights, &cwd.path().join("full.json"), &SMALL);
+    let tested = evaluate(cwd.path(), &test_only, &weights, &cwd.path().join("test-only.json"), &SMALL);
+    assert_eq!(tested["test_images"], 100);
+    assert_eq!(tested["train_images"], 0, "no training images were read");
+    assert_eq!(tested["test_correct_membrane"], full["test_correct_membrane"]);
+    assert_eq!(tested["test_correct"], full["test_correct"]);
+
+    // Without the test labels, the error names them.
+    for entry in std::fs::read_dir(&test_only).expect("listing the test-only folder") {
+        let path = entry.expect("a folder entry").path();
+        if path.file_name().is_some_and(|name| name.to_string_lossy().starts_with("t10k-labels")) {
+            std::fs::remove_file(&path).expect("removing the test labels");
+        }
+    }
+    let mut args = vec!["--data-dir", path_arg(&test_only), "--load", path_arg(&weights), "--eval-only", "--out-dir", "eval"];
+    args.extend(SMALL);
+    let message = expect_error(&run(cwd.path(), &args), &args);
+    assert!(message.contains("lacks t10k-labels-idx1-ubyte"), "{message}");
+    assert!(message.contains("test files"), "{message}");
+}
+
+#[test]
 fn missing_load_file_named_before_data() {
     let cwd = temp_dir();
     let weights = cwd.path().join("absent.safetensors");
