@@ -856,7 +856,11 @@ proptest! {
             }
             (total, spikes)
         })?;
-        prop_assert!(checked > skipped, "checked {checked}, skipped {skipped}");
+        // A membrane within about H of its threshold makes most elements
+        // skip; such a case is set aside, not failed, so that it cannot
+        // fail a run by chance. If every case skipped most elements,
+        // proptest would still fail on too many rejected cases.
+        prop_assume!(checked > skipped, "most elements sit at a spike threshold");
     }
 }
 
@@ -886,7 +890,11 @@ proptest! {
             let spikes = v[0].tape().constant(spikes_of(&membranes.value(), &v[2].value()));
             (membranes, vec![spikes])
         })?;
-        prop_assert!(checked > skipped, "checked {checked}, skipped {skipped}");
+        // A membrane within about H of its threshold makes most elements
+        // skip; such a case is set aside, not failed, so that it cannot
+        // fail a run by chance. If every case skipped most elements,
+        // proptest would still fail on too many rejected cases.
+        prop_assume!(checked > skipped, "most elements sit at a spike threshold");
     }
 }
 
@@ -910,7 +918,11 @@ proptest! {
         let (checked, skipped) = check_where_smooth(&case.parameters, 0, |p| {
             net_loss(&case, forward, SpikeGrad::ATan { alpha: 0.0 }, p)
         })?;
-        prop_assert!(checked > skipped, "checked {checked}, skipped {skipped}");
+        // A membrane within about H of its threshold makes most elements
+        // skip; such a case is set aside, not failed, so that it cannot
+        // fail a run by chance. If every case skipped most elements,
+        // proptest would still fail on too many rejected cases.
+        prop_assume!(checked > skipped, "most elements sit at a spike threshold");
     }
 
     /// With the default ATan surrogate, layer 2's weight, bias, beta and
@@ -940,7 +952,11 @@ proptest! {
             ];
             net_loss(&case, forward, SpikeGrad::default(), &all)
         })?;
-        prop_assert!(checked > skipped, "checked {checked}, skipped {skipped}");
+        // A membrane within about H of its threshold makes most elements
+        // skip; such a case is set aside, not failed, so that it cannot
+        // fail a run by chance. If every case skipped most elements,
+        // proptest would still fail on too many rejected cases.
+        prop_assume!(checked > skipped, "most elements sit at a spike threshold");
     }
 }
 
