@@ -1,5 +1,5 @@
 //! Fused ops for the whole unrolled network: each one covers every time
-//! step of a layer, so the tape holds three nodes for the network instead
+//! step of a layer, so the tape contains three nodes for the network instead
 //! of five per step, and the hot loops run over contiguous buffers.
 //!
 //! Layer 1 does not depend on layer 2, so all its steps can run first;
@@ -171,9 +171,9 @@ struct RowBack<'a, F> {
 
 // ANCHOR: backstep_row
 impl<F: Float> BackStep<'_, F> {
-    /// One row of one step of backward through time. `delta_next` holds
-    /// `delta[t+1]` of this row on entry and `delta[t]` on exit; `delta`
-    /// is scratch of the row's width. The gradient with respect to the
+    /// Runs one row of one step of backward through time. `delta_next`
+    /// contains `delta[t+1]` of this row on entry and `delta[t]` on exit,
+    /// and `delta` is scratch space of the row's width. The gradient with respect to the
     /// current is added (static current) or written (per-step current)
     /// into `grad_in`.
     ///

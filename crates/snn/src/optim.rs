@@ -97,7 +97,7 @@ impl<F: Float> Adam<F> {
             let pieces: Vec<Mutex<Piece<'_, F>>> =
                 p.chunks_mut(size).zip(m.chunks_mut(size)).zip(v.chunks_mut(size)).map(|((p, m), v)| Mutex::new((p, m, v))).collect();
             run_tasks(pieces.len(), threads, |k| {
-                let mut piece = pieces[k].lock().expect("no other task holds this piece, so its lock is never poisoned");
+                let mut piece = pieces[k].lock().expect("piece lock poisoned, but only its own task ever locks it");
                 let (p, m, v) = &mut *piece;
                 rule.update(p, m, v, &grads, k * size);
             });

@@ -158,7 +158,8 @@ pub fn train_step_split<F: Float>(
 }
 
 /// [`train_step_split`] that also runs `side(net, i)` for `i` in
-/// `0..parts` on the same threads, before the update: work that reads the
+/// `0..parts` (`parts` capped at the batch size) on the same threads,
+/// before the update: work that reads the
 /// parameters as they were before this step, such as evaluating a test
 /// batch in `parts` pieces. The threads then share all the work, and no
 /// other thread competes with them for the cores. Returns the step's

@@ -355,10 +355,10 @@ mod tests {
             .collect()
     }
 
-    fn assert_near(what: &str, got: &[f32], want: &[f64]) {
-        assert_eq!(got.len(), want.len(), "{what}: lengths");
+    fn assert_near(context: &str, got: &[f32], want: &[f64]) {
+        assert_eq!(got.len(), want.len(), "{context}: lengths");
         for (i, (&g, &w)) in got.iter().zip(want).enumerate() {
-            assert!((f64::from(g) - w).abs() <= 1e-5 * (1.0 + w.abs()), "{what}[{i}]: {g} vs {w}");
+            assert!((f64::from(g) - w).abs() <= 1e-5 * (1.0 + w.abs()), "{context}[{i}]: {g} vs {w}");
         }
     }
 
@@ -375,7 +375,7 @@ mod tests {
                 let g = values(rows * OUT, 3);
                 let wide = |v: &[f32]| -> Vec<f64> { v.iter().map(|&v| f64::from(v)).collect() };
                 let (xd, wd, gd) = (wide(&x), wide(&w), wide(&g));
-                let what = format!("inputs {inputs}, rows {rows}");
+                let case = format!("inputs {inputs}, rows {rows}");
 
                 let mut y = values(rows * OUT, 4);
                 let mut want: Vec<f64> = wide(&y);
@@ -385,14 +385,14 @@ mod tests {
                     }
                 }
                 add_product(&x, &w, &mut y, OUT);
-                assert_near(&format!("product, {what}"), &y, &want);
+                assert_near(&format!("product, {case}"), &y, &want);
 
                 let mut dx = vec![f32::NAN; rows * inputs];
                 let want: Vec<f64> = (0..rows * inputs)
                     .map(|i| (0..OUT).map(|o| gd[(i / inputs) * OUT + o] * wd[o * inputs + i % inputs]).sum())
                     .collect();
                 input_grad(&g, &w, &mut dx, OUT);
-                assert_near(&format!("input gradient, {what}"), &dx, &want);
+                assert_near(&format!("input gradient, {case}"), &dx, &want);
 
                 let mut dw = values(OUT * inputs, 5);
                 let mut want = wide(&dw);
@@ -400,7 +400,7 @@ mod tests {
                     *want += (0..rows).map(|r| gd[r * OUT + i / inputs] * xd[r * inputs + i % inputs]).sum::<f64>();
                 }
                 add_weight_grad(&g, &x, &mut dw, OUT);
-                assert_near(&format!("weight gradient, {what}"), &dw, &want);
+                assert_near(&format!("weight gradient, {case}"), &dw, &want);
             }
         }
     }
